@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian/Ubuntu packages a make target needs, when they are missing.
+# As root it runs apt-get; otherwise it prints the exact command to run.
+# Usage: sh scripts/deps.sh test|demo|lint|doc|bench|fuzz
+set -e
+what=${1:-test}
+pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson libcurl4-openssl-dev lua-busted lua-socket pkg-config gcc make"
+case $what in
+  test) pkgs="$pkgs neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc curl" ;;
+  demo) ;;
+  lint) pkgs="$pkgs lua-check clang-format cppcheck luarocks" ;;
+  doc) pkgs="$pkgs lua-ldoc" ;;
+  bench) pkgs="$pkgs nginx valgrind lua-curl curl" ;;
+  fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+esac
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "scripts/deps.sh: installing:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "scripts/deps.sh: missing packages. Run:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+  exit 1
+fi

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs every spec under Lua 5.4 and LuaJIT and ends with one line "N passed, M failed".
+# Usage: sh scripts/test.sh [busted args...]   e.g. sh scripts/test.sh spec/engine_spec.lua
+# MJ_TEST_LUAS="lua5.4" limits the interpreters.
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+luas=${MJ_TEST_LUAS:-"lua5.4 luajit"}
+total_pass=0; total_fail=0; status=0
+for lua in $luas; do
+  case $lua in luajit) ver=5.1 ;; *) ver=${lua#lua} ;; esac
+  extra=""
+  # specs tagged #once drive whole programs (Neovim, LÖVE, the CLI): run them once, under Lua 5.4
+  [ "$lua" != "lua5.4" ] && extra="--exclude-tags=once"
+  log=$(mktemp)
+  echo "== busted under $lua"
+  LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;" \
+  LUA_CPATH="$root/build/$lua/?.so;;" \
+  MJ_TEST_LUA="$lua" \
+    timeout 900 "$lua" /usr/bin/busted --lua="$lua" -o utfTerminal $extra "$@" 2>&1 | tee "$log"
+  line=$(grep -E '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    echo "busted under $lua printed no summary (crash or timeout)"; total_fail=$((total_fail + 1)); status=1
+  else
+    p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) success(es)? \/ ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1/')
+    f=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) success(es)? \/ ([0-9]+) failures? \/ ([0-9]+) errors?.*/\3/')
+    e=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) success(es)? \/ ([0-9]+) failures? \/ ([0-9]+) errors?.*/\4/')
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f + e))
+    [ $((f + e)) -gt 0 ] && status=1
+  fi
+  rm -f "$log"
+done
+echo "$total_pass passed, $total_fail failed"
+exit $status
