@@ -1,0 +1,246 @@
+--- Task objects: the decoded task with its wire field names (`id`, `status`,
+-- `progress`, `imageUrl`, `buttons`, `failReason`, `properties`, ...) plus
+-- methods.
+--
+-- A Task built from a response body materialises lazily: the top-level scalar
+-- fields come from `core.scan_json`; the whole body is decoded (once) on the
+-- first read of any other field (`buttons`, `properties`, ...). JSON nulls read
+-- as nil. `id` is always a string. `buttons` is always a list (empty when the
+-- server sent null or nothing); it is also callable, so `task:buttons()`
+-- returns the same list.
+--
+-- Methods never block and never yield.
+-- @module midjourney.task
+local json = require("midjourney.json")
+
+local M = {}
+
+local core do
+  local ok, c = pcall(require, "midjourney.core")
+  core = ok and c or {}
+end
+
+local methods = {}
+local Task = {}
+
+--- Done statuses: polling stops on these (MODAL means it needs input).
+M.done = { SUCCESS = true, FAILURE = true, CANCEL = true, MODAL = true }
+
+local buttons_mt = { __call = function(self) return self end }
+
+local function id_string(v)
+  if type(v) == "string" then return v end
+  if type(v) == "number" then
+    if math.type and math.type(v) == "integer" then return string.format("%d", v) end
+    if v == math.floor(v) and v >= -2 ^ 63 and v < 2 ^ 63 then return string.format("%.0f", v) end
+    return tostring(v)
+  end
+  return nil
+end
+M.id_string = id_string
+
+local function normalise_buttons(b)
+  local out = {}
+  if type(b) == "table" then
+    for _, x in ipairs(b) do
+      if type(x) == "table" then out[#out + 1] = x end
+    end
+  end
+  return setmetatable(out, buttons_mt)
+end
+
+-- Full decode on first access to a field the scan did not provide.
+local function materialise(t)
+  local body = rawget(t, "\0body")
+  if not body then return end
+  rawset(t, "\0body", nil)
+  local v = json.decode(body)
+  if type(v) ~= "table" then return end
+  json.strip_nulls(v)
+  for k, x in pairs(v) do
+    if rawget(t, k) == nil then rawset(t, k, x) end
+  end
+  rawset(t, "buttons", normalise_buttons(v.buttons))
+  if v.id ~= nil then rawset(t, "id", id_string(v.id)) end
+end
+
+Task.__index = function(t, k)
+  local m = methods[k]
+  if m then return m end
+  if rawget(t, "\0body") then
+    materialise(t)
+    return rawget(t, k)
+  end
+  return nil
+end
+
+Task.__tojson = function(t)
+  return json.encode(t:totable())
+end
+
+Task.__tostring = function(t)
+  return string.format("midjourney.Task(%s %s %s)", tostring(rawget(t, "id")),
+    tostring(rawget(t, "status")), tostring(rawget(t, "progress")))
+end
+
+--- Build a Task from a decoded table (wire field names). The table is adopted
+-- (not copied); nulls are removed, `id` becomes a string, `buttons` a list.
+-- @tparam table t
+-- @treturn Task
+-- @raise when `t` is not a table
+function M.new(t)
+  if type(t) ~= "table" then error("task.new: argument 't' must be a table", 2) end
+  if getmetatable(t) == Task then return t end
+  json.strip_nulls(t)
+  if t.id ~= nil then t.id = id_string(t.id) end
+  t.buttons = normalise_buttons(t.buttons)
+  return setmetatable(t, Task)
+end
+
+--- Build a Task from a JSON object text, lazily (see the module doc).
+-- @tparam string body JSON text of one task object
+-- @treturn[1] Task
+-- @treturn[2] nil
+-- @treturn[2] string why (not JSON, not an object)
+function M.from_json(body)
+  if type(body) ~= "string" then error("task.from_json: argument 'body' must be a string", 2) end
+  if core.scan_json then
+    local info, err = core.scan_json(body)
+    if not info then return nil, err end
+    if info.type ~= "object" then return nil, "expected a JSON object, got " .. tostring(info.type) end
+    local t = {}
+    for k, v in pairs(info.fields or {}) do t[k] = v end
+    t.buttons = nil -- always a list: built by the full decode
+    if t.id ~= nil then t.id = id_string(t.id) end
+    t["\0body"] = body
+    return setmetatable(t, Task)
+  end
+  local v, err = json.decode(body)
+  if v == nil then return nil, err end
+  if type(v) ~= "table" or (next(v) ~= nil and v[1] ~= nil) then
+    return nil, "expected a JSON object"
+  end
+  return M.new(v)
+end
+
+--- True when `v` is a Task.
+-- @param v
+-- @treturn boolean
+function M.is_task(v)
+  return type(v) == "table" and getmetatable(v) == Task
+end
+
+local function parse_progress_lua(p)
+  if type(p) == "number" then
+    if p ~= p then return nil end
+    return math.max(0, math.min(100, p))
+  end
+  if type(p) ~= "string" then return nil end
+  local num = p:match("^%s*([%+%-]?%d+%.?%d*)%s*%%?%s*$") or p:match("^%s*([%+%-]?%.%d+)%s*%%?%s*$")
+  local n = num and tonumber(num)
+  if not n then return nil end
+  return math.max(0, math.min(100, n))
+end
+M._parse_progress_lua = parse_progress_lua
+
+local parse_progress = core.parse_progress or parse_progress_lua
+
+--- Progress as a number 0..100, or nil when unknown (`""`, `"N/A"`, absent).
+-- Tolerates `"45%"`, `"85.5%"`, numbers; clamps out-of-range values.
+-- @treturn number|nil
+function methods:percent()
+  local p = self.progress
+  if p == nil then return nil end
+  local n = parse_progress(p)
+  return n
+end
+
+--- True when polling should stop: SUCCESS, FAILURE, CANCEL or MODAL.
+-- @treturn boolean
+function methods:is_done()
+  return M.done[self.status] == true
+end
+
+--- True when the task ended badly (FAILURE or CANCEL).
+-- @treturn boolean
+function methods:is_failed()
+  local s = self.status
+  return s == "FAILURE" or s == "CANCEL"
+end
+
+local function strip_vs(s)
+  return (s:gsub("\239\184\143", "")) -- U+FE0F variation selector
+end
+
+local function segments(cid)
+  local out = {}
+  for part in (cid .. "::"):gmatch("(.-)::") do out[#out + 1] = part end
+  return out
+end
+
+local function family_match(cid, fam)
+  local segs, want = segments(cid), segments(fam)
+  for i = 1, #segs - #want + 1 do
+    local ok = true
+    for j = 1, #want do
+      if segs[i + j - 1] ~= want[j] then ok = false; break end
+    end
+    if ok then return true end
+  end
+  return false
+end
+
+--- Find a button. `spec` is a label (`"U1"`, `"Vary (Strong)"`, case-insensitive),
+-- an emoji (`"🔄"`), an exact customId, a customId family (`"upsample::2"`,
+-- `"Outpaint::50"`, `"pan_left"`, `"reroll"`, `"Inpaint"`, `"CustomZoom"`,
+-- `"low_variation"`: consecutive `::`-separated parts of the customId), or a
+-- table `{customId=}` / `{label=}` / `{emoji=}`. Tries, in order: exact customId,
+-- label, emoji, family.
+-- @tparam string|table spec
+-- @treturn table|nil the button (`{customId=, label=, emoji=, ...}`)
+-- @raise when `spec` is neither a string nor a table
+function methods:button(spec)
+  local list = self.buttons or {}
+  if type(spec) == "table" then
+    for _, field in ipairs({ "customId", "label", "emoji" }) do
+      if spec[field] ~= nil then return self:button(tostring(spec[field])) end
+    end
+    return nil
+  end
+  if type(spec) ~= "string" then
+    error("task:button: argument 'spec' must be a string or a table, got " .. type(spec), 2)
+  end
+  if spec == "" then return nil end
+  for _, b in ipairs(list) do
+    if b.customId == spec then return b end
+  end
+  local lower = spec:lower()
+  for _, b in ipairs(list) do
+    if type(b.label) == "string" and b.label ~= "" and b.label:lower() == lower then return b end
+  end
+  local bare = strip_vs(spec)
+  for _, b in ipairs(list) do
+    if type(b.emoji) == "string" and b.emoji ~= "" and strip_vs(b.emoji) == bare then return b end
+  end
+  for _, b in ipairs(list) do
+    if type(b.customId) == "string" and family_match(b.customId, spec) then return b end
+  end
+  return nil
+end
+
+--- A plain table copy of the task (all fields, buttons as a plain list), for
+-- serialising or inspection.
+-- @treturn table
+function methods:totable()
+  materialise(self)
+  local out = {}
+  for k, v in pairs(self) do
+    if type(k) == "string" and k:sub(1, 1) ~= "\0" then out[k] = v end
+  end
+  local b = {}
+  for i, x in ipairs(self.buttons or {}) do b[i] = x end
+  out.buttons = json.array(b)
+  return out
+end
+
+return M
