@@ -1,0 +1,366 @@
+-- The benchmark driver (run by bench/run.sh): lua5.4 bench/bench.lua URL TMPDIR ROOT
+-- Runs every client program interleaved REPS times, then the callgrind instruction
+-- counts, the 1,000-waits run and the downloads, and prints one table plus every
+-- issue-7 target as "measured / baseline = ratio (target ...)".
+-- Benchmarks, not tests: the numbers are printed, nothing here passes or fails.
+local URL, T, ROOT = arg[1], arg[2], arg[3]
+local QUICK = os.getenv("BENCH_QUICK") == "1"
+local CALLGRIND = os.getenv("BENCH_CALLGRIND") ~= "0" and not QUICK
+local REPS = tonumber(os.getenv("BENCH_REPS") or "") or (QUICK and 2 or 5)
+local N_SEQ = QUICK and 1000 or 4000
+local N_DECODE = QUICK and 5000 or 20000
+local N_MULTI = QUICK and 5000 or 20000
+local INFLIGHT = 256
+local CG_N1, CG_N2 = 500, 1500 -- callgrind: instructions(N2) - instructions(N1), per request
+local N_WAITS, WAIT_INTERVAL = 1000, 1.0
+
+local FETCH = URL .. "/mj/task/1773314942177684/fetch"
+local BIG = URL .. "/mj/image/big"
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function env_for(interp)
+  if interp == "c" or interp == "sh" then return "" end
+  local lua = interp == "luajit" and "luajit" or "lua5.4"
+  return "env LUA_PATH=" .. sh_quote(ROOT .. "/?.lua;" .. T .. "/lua/?.lua;" .. T .. "/lua/?/init.lua;;")
+    .. " LUA_CPATH=" .. sh_quote(T .. "/cpath/" .. lua .. "/?.so;;") .. " "
+end
+
+local function command(b, n)
+  local args = {}
+  for i, a in ipairs(b.args) do args[i] = sh_quote(a == "$N" and n or a) end
+  local prog = b.interp == "c" and sh_quote(T .. "/raw") or b.interp == "sh" and "" or b.interp
+  return env_for(b.interp) .. prog .. " " .. table.concat(args, " ")
+end
+
+local errn = 0
+-- runs a shell command; returns the parsed RESULT table, or nil + reason
+local function run(cmd)
+  errn = errn + 1
+  local errfile = T .. "/out/err" .. errn .. ".txt"
+  local p = io.popen(cmd .. " 2>" .. errfile)
+  local out = p:read("a")
+  p:close()
+  local ef = io.open(errfile)
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  local na = out:match("NA ([^\n]*)")
+  if na then return nil, "n/a (" .. na .. ")", err end
+  local line = out:match("RESULT ([^\n]*)")
+  if not line then
+    local why = (err ~= "" and err or out):gsub("%s+", " "):sub(1, 160)
+    return nil, "failed: " .. why, err
+  end
+  local r = {}
+  for k, v in line:gmatch("([%w_]+)=(%S+)") do r[k] = tonumber(v) or v end
+  return r, nil, err
+end
+
+local function median(xs)
+  local t = {}
+  for i, x in ipairs(xs) do t[i] = x end
+  table.sort(t)
+  local n = #t
+  if n == 0 then return nil end
+  if n % 2 == 1 then return t[(n + 1) / 2] end
+  return (t[n / 2] + t[n / 2 + 1]) / 2
+end
+local function minmax(xs)
+  local lo, hi = math.huge, -math.huge
+  for _, x in ipairs(xs) do
+    if x < lo then lo = x end
+    if x > hi then hi = x end
+  end
+  return lo, hi
+end
+
+local function log(...) io.stderr:write(string.format(...), "\n") end
+
+---------------------------------------------------------------------------
+-- the clients
+
+local seq = {
+  { key = "raw", label = "raw C loop, libcurl easy handle reused, no decode", interp = "c",
+    args = { "seq", FETCH, "$N" }, cg = true },
+  { key = "engine_seq", label = "our engine: request + step, no parse", interp = "lua5.4",
+    args = { "bench/clients/engine.lua", "seq", FETCH, "$N" }, cg = true },
+  { key = "engine_poll", label = "our engine + core.scan_json + parse_progress", interp = "lua5.4",
+    args = { "bench/clients/engine.lua", "poll", FETCH, "$N" }, cg = true },
+  { key = "engine_poll_jit", label = "our engine + core.scan_json + parse_progress", interp = "luajit",
+    args = { "bench/clients/engine.lua", "poll", FETCH, "$N" }, cg = true },
+  { key = "client", label = "our client:fetch(id), read task.status/progress", interp = "lua5.4",
+    args = { "bench/clients/client.lua", "fetch", URL, "$N" }, cg = true },
+  { key = "client_jit", label = "our client:fetch(id), read task.status/progress", interp = "luajit",
+    args = { "bench/clients/client.lua", "fetch", URL, "$N" }, cg = true },
+  { key = "luacurl", label = "Debian lua-curl 0.3.0 (Lua-cURLv2) + lua-cjson", interp = "luajit",
+    args = { "bench/clients/luacurl.lua", FETCH, "$N" }, cg = true },
+  { key = "luahttp", label = "lua-http 0.4 (cqueues), kept-alive connection + lua-cjson", interp = "luajit",
+    args = { "bench/clients/luahttp.lua", FETCH, "$N" }, cg = true },
+  { key = "luasocket", label = "LuaSocket socket.http + lua-cjson (new connection each)", interp = "lua5.4",
+    args = { "bench/clients/luasocket.lua", FETCH, "$N" }, cg = true },
+  { key = "cjson", label = "lua-cjson decode of the task alone (no HTTP)", interp = "lua5.4",
+    args = { "bench/clients/cjson.lua", T .. "/www/task.json", "$N" }, cg = true, n = N_DECODE },
+  { key = "cjson_jit", label = "lua-cjson decode of the task alone (no HTTP)", interp = "luajit",
+    args = { "bench/clients/cjson.lua", T .. "/www/task.json", "$N" }, n = N_DECODE },
+}
+local multi = {
+  { key = "raw_multi", label = "raw C libcurl multi, 256 in flight, no decode", interp = "c",
+    args = { "multi", FETCH, "$N", tostring(INFLIGHT) } },
+  { key = "engine_multi", label = "our engine, 256 in flight, no parse", interp = "lua5.4",
+    args = { "bench/clients/engine.lua", "multi", FETCH, "$N", tostring(INFLIGHT) } },
+  { key = "engine_multi_jit", label = "our engine, 256 in flight, no parse", interp = "luajit",
+    args = { "bench/clients/engine.lua", "multi", FETCH, "$N", tostring(INFLIGHT) } },
+}
+local downloads = {
+  { key = "curl_cli", label = "curl -o (command line)", interp = "sh",
+    args = {} },
+  { key = "raw_dl", label = "raw C libcurl to a FILE*", interp = "c",
+    args = { "download", BIG, T .. "/out/raw.bin" } },
+  { key = "engine_dl", label = "our engine, file = path", interp = "lua5.4",
+    args = { "bench/clients/engine.lua", "download", BIG, T .. "/out/engine.bin" } },
+  { key = "client_dl", label = "our client:download(url, path)", interp = "lua5.4",
+    args = { "bench/clients/client.lua", "download", BIG, T .. "/out/client.bin" } },
+}
+
+local results = {} -- key -> { runs = {RESULT...}, na = reason, cg = instr/request }
+
+local function record(b, r, why)
+  local e = results[b.key] or { runs = {} }
+  results[b.key] = e
+  if r and (r.errors or 0) == 0 then
+    e.runs[#e.runs + 1] = r
+  elseif r then
+    e.na = e.na or ("errors=" .. tostring(r.errors))
+  else
+    e.na = e.na or why
+  end
+end
+
+local function curl_cli_run()
+  -- GNU time gives curl's own user+sys CPU and peak RSS
+  local cmd = "/usr/bin/time -f 'TIME %e %U %S %M' curl -s -o " .. sh_quote(T .. "/out/curl.bin") .. " " .. sh_quote(BIG)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("a")
+  p:close()
+  local e, u, s, m = out:match("TIME (%S+) (%S+) (%S+) (%d+)")
+  if not e then return nil, "failed: " .. out:sub(1, 120) end
+  return { n = 1, wall = tonumber(e), cpu = tonumber(u) + tonumber(s), rss_kb = tonumber(m), errors = 0 }
+end
+
+local t_begin = os.time()
+log("bench: %d interleaved repetitions; server %s", REPS, URL)
+for rep = 1, REPS do
+  log("bench: round %d/%d", rep, REPS)
+  for _, b in ipairs(seq) do
+    if not (results[b.key] and results[b.key].na) then
+      local r, why = run(command(b, b.n or N_SEQ))
+      record(b, r, why)
+    end
+  end
+  for _, b in ipairs(multi) do
+    if not (results[b.key] and results[b.key].na) then
+      local r, why = run(command(b, N_MULTI))
+      record(b, r, why)
+    end
+  end
+end
+
+-- downloads (64 MiB each), interleaved, fewer repetitions
+for rep = 1, REPS do
+  log("bench: downloads %d", rep)
+  for _, b in ipairs(downloads) do
+    if not (results[b.key] and results[b.key].na) then
+      local r, why
+      if b.key == "curl_cli" then r, why = curl_cli_run() else r, why = run(command(b, 1)) end
+      record(b, r, why)
+    end
+    os.remove(T .. "/out/raw.bin"); os.remove(T .. "/out/engine.bin")
+    os.remove(T .. "/out/client.bin"); os.remove(T .. "/out/curl.bin")
+  end
+end
+
+-- 1,000 waits (one run: it takes about 3 intervals + completion)
+log("bench: %d waits, interval %.1f s", N_WAITS, WAIT_INTERVAL)
+do
+  local b = { key = "waits", interp = "lua5.4",
+    args = { "bench/clients/waits.lua", URL, T .. "/www/state", T .. "/logs/list.log",
+      T .. "/www/ids.txt", tostring(N_WAITS), tostring(WAIT_INTERVAL) } }
+  local r, why = run(command(b, 0))
+  record(b, r, why)
+end
+
+-- callgrind: instructions per request, startup removed by differencing
+if CALLGRIND then
+  for _, b in ipairs(seq) do
+    local e = results[b.key]
+    if b.cg and e and not e.na then
+      log("bench: callgrind %s (%s)", b.key, b.interp)
+      local counts = {}
+      for i, n in ipairs{ CG_N1, CG_N2 } do
+        local cmd = command(b, n)
+        -- valgrind goes after the env prefix
+        local envp, rest = cmd:match("^(env .- LUA_CPATH=%S+ )(.*)$")
+        if not envp then envp, rest = "", cmd end
+        local r, why, err = run(envp .. "valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. rest)
+        local c = err and err:match("Collected : (%d+)")
+        if r and c then counts[i] = tonumber(c) else
+          log("bench: callgrind %s failed: %s", b.key, tostring(why))
+        end
+      end
+      if counts[1] and counts[2] then e.cg = (counts[2] - counts[1]) / (CG_N2 - CG_N1) end
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- the report
+
+local function stat(key, f)
+  local e = results[key]
+  if not e or #e.runs == 0 then return nil end
+  local xs = {}
+  for i, r in ipairs(e.runs) do xs[i] = f(r) end
+  local lo, hi = minmax(xs)
+  return median(xs), lo, hi
+end
+local function fmt(v, digits)
+  if v == nil then return "—" end
+  if digits == 0 then
+    local s = string.format("%.0f", v)
+    return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
+  end
+  return string.format("%." .. (digits or 1) .. "f", v)
+end
+local function range(key, f, digits)
+  local m, lo, hi = stat(key, f)
+  if not m then return "—" end
+  if #results[key].runs == 1 then return fmt(m, digits) end
+  return fmt(m, digits) .. " (" .. fmt(lo, digits) .. "–" .. fmt(hi, digits) .. ")"
+end
+local function na_or(key, s)
+  local e = results[key]
+  if not e or #e.runs == 0 then
+    local why = e and e.na or "n/a"
+    if why:find("not built", 1, true) then return "n/a (not built yet)" end
+    return why
+  end
+  return s
+end
+
+local cpu_us = function(r) return r.cpu / r.n * 1e6 end
+local wall_us = function(r) return r.wall / r.n * 1e6 end
+local rps = function(r) return r.n / r.wall end
+local rss = function(r) return r.rss_kb end
+
+local out = {}
+local function p(...) out[#out + 1] = string.format(...) end
+
+p("## Sequential GET of the 1.3 KB task (keep-alive unless noted) + parse + read status/progress")
+p("")
+p("%d interleaved runs of %d requests each (decode rows: %d decodes); median (min–max).", REPS, N_SEQ, N_DECODE)
+p("")
+p("| client | Lua | CPU µs/request | wall µs/request | requests/s | instructions/request (callgrind) | peak RSS KiB |")
+p("|---|---|---|---|---|---|---|")
+for _, b in ipairs(seq) do
+  local interp = b.interp == "c" and "C" or b.interp
+  local e = results[b.key]
+  local row = na_or(b.key, nil)
+  if row then
+    p("| %s | %s | %s | | | | |", b.label, interp, row)
+  else
+    p("| %s | %s | %s | %s | %s | %s | %s |", b.label, interp, range(b.key, cpu_us), range(b.key, wall_us),
+      range(b.key, rps, 0), e.cg and fmt(e.cg, 0) or (CALLGRIND and b.cg and "failed" or "—"),
+      fmt((stat(b.key, rss)), 0))
+  end
+end
+p("")
+p("## %d requests, %d in flight", N_MULTI, INFLIGHT)
+p("")
+p("| client | Lua | requests/s | CPU µs/request | peak RSS KiB |")
+p("|---|---|---|---|---|")
+for _, b in ipairs(multi) do
+  local interp = b.interp == "c" and "C" or b.interp
+  local row = na_or(b.key, nil)
+  if row then p("| %s | %s | %s | | |", b.label, interp, row) else
+    p("| %s | %s | %s | %s | %s |", b.label, interp, range(b.key, rps, 0), range(b.key, cpu_us), fmt((stat(b.key, rss)), 0))
+  end
+end
+p("")
+p("## 64 MiB download to disk")
+p("")
+p("| client | MiB/s | CPU ms | peak RSS KiB | RSS growth KiB |")
+p("|---|---|---|---|---|")
+local mibs = function(r) return 64 / r.wall end
+local growth = function(r) return r.rss0_kb and (r.rss_kb - r.rss0_kb) or nil end
+for _, b in ipairs(downloads) do
+  local row = na_or(b.key, nil)
+  if row then p("| %s | %s | | | |", b.label, row) else
+    local g = stat(b.key, function(r) return growth(r) or 0 end)
+    p("| %s | %s | %s | %s | %s |", b.label, range(b.key, mibs, 0), range(b.key, function(r) return r.cpu * 1000 end, 0),
+      fmt((stat(b.key, rss)), 0), results[b.key].runs[1].rss0_kb and fmt(g, 0) or "—")
+  end
+end
+p("")
+p("## %d tasks waited on (mj.spawn + client:wait{coalesce=true}, interval %.1f s, batch 50), host loop mj.step(0) + 1 ms", N_WAITS, WAIT_INTERVAL)
+p("")
+local w = results.waits and results.waits.runs[1]
+if w then
+  p("| mj.step(0) median | p99 | max | first step (starts 1,000 waits) | max after the first | RSS/waiting task | list requests/interval | completion noticed after | waits done |")
+  p("|---|---|---|---|---|---|---|---|---|")
+  p("| %.3f ms | %.3f ms | %.2f ms | %.2f ms | %.2f ms | %.2f KiB | %s | %.2f s (%.2f intervals) | %d/%d |",
+    w.step_med_ms, w.step_p99_ms, w.step_max_ms, w.step_first_ms, w.step_max_rest_ms, w.per_task_kb,
+    fmt(w.list_requests_per_interval, 1), w.notice_s, w.notice_intervals, w.done, w.n)
+else
+  p(na_or("waits", "n/a"))
+end
+
+-- targets
+p("")
+p("## Targets (issue 7)")
+p("")
+local function ratio_line(name, m, base, target_op, target, unit, lower_better)
+  if not m or not base then
+    p("   - %s: %s", name, (unit == 0 and lower_better and not CALLGRIND) and "n/a (callgrind skipped)"
+      or "n/a (not built yet)")
+    return
+  end
+  local r = m / base
+  local ok = lower_better and r <= target or (not lower_better and r >= target)
+  p("   - %s: %s / %s = **%.2f** (target %s %.2f) %s", name, fmt(m, unit), fmt(base, unit), r, target_op, target,
+    ok and "met" or "NOT met")
+end
+local function cg(key) return results[key] and results[key].cg end
+local function med(key, f) return (stat(key, f)) end
+
+p("1. Poll path (fetch + parse + read status/progress), instructions/request vs raw C loop:")
+ratio_line("client:fetch, Lua 5.4", cg("client"), cg("raw"), "≤", 1.5, 0, true)
+ratio_line("client:fetch, LuaJIT", cg("client_jit"), cg("raw"), "≤", 1.5, 0, true)
+ratio_line("engine + scan_json, Lua 5.4", cg("engine_poll"), cg("raw"), "≤", 1.5, 0, true)
+ratio_line("engine + scan_json, LuaJIT", cg("engine_poll_jit"), cg("raw"), "≤", 1.5, 0, true)
+p("   same, CPU µs/request (indicative):")
+ratio_line("client:fetch, Lua 5.4", med("client", cpu_us), med("raw", cpu_us), "≤", 1.5, 1, true)
+ratio_line("client:fetch, LuaJIT", med("client_jit", cpu_us), med("raw", cpu_us), "≤", 1.5, 1, true)
+p("2. 256 in flight, requests/s vs raw C multi:")
+ratio_line("engine, Lua 5.4", med("engine_multi", rps), med("raw_multi", rps), "≥", 0.8, 0, false)
+ratio_line("engine, LuaJIT", med("engine_multi_jit", rps), med("raw_multi", rps), "≥", 0.8, 0, false)
+p("3. Host-loop budget with %d waits:", N_WAITS)
+if w then
+  ratio_line("longest mj.step(0), ms", w.step_max_ms, 2, "≤", 1, 2, true)
+  ratio_line("median mj.step(0), ms", w.step_med_ms, 0.2, "≤", 1, 3, true)
+else p("   - n/a (not built yet)") end
+p("4. Memory per waiting task:")
+if w then ratio_line("KiB/task beyond idle", w.per_task_kb, 8, "≤", 1, 2, true) else p("   - n/a (not built yet)") end
+p("5. API economy, list requests per poll interval (1,000 waits, batch 50; naive = 1,000):")
+if w then
+  ratio_line("requests/interval vs ceil(N/batch) = 20", w.list_requests_per_interval, 20, "≤", 1, 1, true)
+  ratio_line("completion noticed, intervals", w.notice_intervals, 1, "≤", 1, 2, true)
+else p("   - n/a (not built yet)") end
+p("6. Download 64 MiB:")
+ratio_line("client:download throughput vs curl -o", med("client_dl", mibs), med("curl_cli", mibs), "≥", 0.9, 0, false)
+ratio_line("engine (file=) throughput vs curl -o", med("engine_dl", mibs), med("curl_cli", mibs), "≥", 0.9, 0, false)
+local g = med("client_dl", function(r) return growth(r) or 0 end)
+ratio_line("client:download RSS growth, KiB vs 4 MiB", g, 4096, "≤", 1, 0, true)
+p("")
+p("Total bench time: %d s.", os.time() - t_begin)
+
+print(table.concat(out, "\n"))
