@@ -10,7 +10,8 @@ describe("midjourney.json", function()
     end)
 
     it("does not touch digits inside strings, fractions or exponents", function()
-      local v = assert(json.decode('{"s":"x 12345678901234567 \\" 12345678901234567","f":0.12345678901234567,"e":1234567890123456e2}'))
+      local v = assert(json.decode('{"s":"x 12345678901234567 \\" 12345678901234567",'
+        .. '"f":0.12345678901234567,"e":1234567890123456e2}'))
       assert.are.equal('x 12345678901234567 " 12345678901234567', v.s)
       assert.are.equal("number", type(v.f))
       assert.are.equal("number", type(v.e))

@@ -1,0 +1,162 @@
+-- Retry policy against the simulator, counted with sim:stats().
+local simulator = require("spec.helpers.simulator")
+local mj = require("midjourney")
+
+describe("client retries #sim", function()
+  local sim
+  setup(function() sim = simulator.start { speed = 200, seed = 1, key = "sk-test" } end)
+  teardown(function() sim:stop() end)
+  before_each(function() sim:reset() end)
+
+  local sleeps
+  local function client(o)
+    o = o or {}
+    o.api_key = o.api_key or sim.key
+    o.base_url = o.base_url or sim.url
+    sleeps = {}
+    -- record the backoff and do not actually wait: the policy decides, the test counts
+    o.sleep = function(s) sleeps[#sleeps + 1] = s end
+    return mj.new(o)
+  end
+  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+
+  it("a 502 on fetch is retried", function()
+    local c = client()
+    local id = assert(c:imagine("a boat"))
+    sim:faults { { route = "fetch", kind = "status", status = 502 } }
+    local t, err = c:fetch(id)
+    assert.is_table(t, tostring(err))
+    assert.are.equal(2, count("fetch"))
+    assert.are.equal(1, #sleeps)
+    assert.truthy(sleeps[1] >= 0.375 and sleeps[1] <= 0.5)
+  end)
+
+  it("reads give up after max_retries with the last error", function()
+    local c = client()
+    sim:faults { { route = "fetch", kind = "status", status = 503, times = -1 } }
+    local t, err = c:fetch("1773314942177684")
+    assert.is_nil(t)
+    assert.are.equal("http", err.kind)
+    assert.are.equal(503, err.status)
+    assert.are.equal(3, count("fetch"))
+    assert.are.equal(2, #sleeps)
+    assert.truthy(sleeps[2] > sleeps[1] * 1.4)
+  end)
+
+  it("400/401/404 reads are not retried", function()
+    local c = client()
+    sim:faults { { route = "fetch", kind = "status", status = 401, body = { error = { message = "invalid token",
+      type = "comet_api_error", code = "" } } } }
+    local _, err = c:fetch("1773314942177684")
+    assert.are.equal(401, err.status)
+    assert.are.equal(1, count("fetch"))
+    assert.are.equal(0, #sleeps)
+  end)
+
+  it("a 502 on imagine is NOT resubmitted: maybe_accepted", function()
+    local c = client()
+    sim:faults { { route = "imagine", kind = "status", status = 502 } }
+    local id, err = c:imagine("a boat")
+    assert.is_nil(id)
+    assert.are.equal("maybe_accepted", err.kind)
+    assert.is_false(err.retryable)
+    assert.are.equal(1, count("imagine"))
+    assert.are.equal(0, #sleeps)
+  end)
+
+  it("a reset or a truncated/invalid/HTML body on a submit is maybe_accepted, sent once", function()
+    local c = client()
+    for _, kind in ipairs({ "reset_mid_body", "truncated_json", "invalid_json", "html" }) do
+      sim:reset()
+      sim:faults { { route = "imagine", kind = kind } }
+      local id, err = c:imagine("a boat")
+      assert.is_nil(id, kind)
+      assert.are.equal("maybe_accepted", err.kind, kind .. ": " .. tostring(err))
+      assert.are.equal(1, count("imagine"), kind)
+    end
+  end)
+
+  local fresh = pcall(function()
+    return require("midjourney.core").engine_features().fresh_connect
+  end) and require("midjourney.core").engine_features().fresh_connect
+  local empty_reply_case = fresh and it or pending
+  empty_reply_case("an empty reply on a submit is maybe_accepted and not resent (needs engine fresh_connect)",
+    function()
+      local c = client()
+      assert(c:imagine("warm up a keep-alive connection"))
+      sim:reset()
+      sim:faults { { route = "imagine", kind = "empty_reply" } }
+      local id, err = c:imagine("a boat")
+      assert.is_nil(id)
+      assert.are.equal("maybe_accepted", err.kind)
+      assert.are.equal(1, count("imagine"))
+    end)
+
+  it("a submit timeout after sending is maybe_accepted, not resent", function()
+    local c = client { timeout = 0.3, submit_timeout = 0.3 }
+    sim:faults { { route = "imagine", kind = "slow_first_byte", delay = 2 } }
+    local id, err = c:imagine("a boat")
+    assert.is_nil(id)
+    assert.are.equal("maybe_accepted", err.kind)
+    assert.are.equal("timeout", err.cause)
+    assert.are.equal(1, count("imagine"))
+  end)
+
+  it("429 on imagine is retried, honouring Retry-After", function()
+    local c = client()
+    sim:faults { { route = "imagine", kind = "retry_after", retry_after = 0.25 } }
+    local id, err = c:imagine("a boat")
+    assert.is_string(id, tostring(err))
+    assert.are.equal(2, count("imagine"))
+    assert.are.same({ 0.25 }, sleeps)
+    sim:reset()
+    sleeps = {}
+    sim:faults { { route = "imagine", kind = "retry_after", retry_after_ms = 1500 } }
+    assert.is_string((c:imagine("a boat")))
+    assert.are.same({ 1.5 }, sleeps)
+  end)
+
+  it("nonsense Retry-After is ignored (normal backoff) and huge ones are capped", function()
+    local c = client()
+    sim:faults { { route = "fetch", kind = "status", status = 429, headers = { ["Retry-After"] = "soon" } } }
+    assert(c:fetch(assert(c:imagine("a boat"))))
+    assert.are.equal(1, #sleeps)
+    assert.truthy(sleeps[1] <= 0.5)
+    sleeps[1] = nil
+    local c2 = client { deadline = 1000 }
+    sim:faults { { route = "fetch", kind = "status", status = 429, headers = { ["Retry-After"] = "3600" } } }
+    assert(c2:fetch(assert(c2:imagine("a boat"))))
+    assert.are.same({ 60 }, sleeps)
+  end)
+
+  it("never sleeps past the operation deadline: reports instead", function()
+    local c = client { deadline = 5 }
+    sim:faults { { route = "fetch", kind = "status", status = 429, headers = { ["Retry-After"] = "30" } } }
+    local t, err = c:fetch("1773314942177684")
+    assert.is_nil(t)
+    assert.are.equal("rate_limited", err.kind)
+    assert.are.equal(0, #sleeps)
+    assert.are.equal(1, count("fetch"))
+  end)
+
+  it("code 23 (queue full) is retried", function()
+    local c = client()
+    sim:faults { { route = "imagine", kind = "code", code = 23, description = "队列已满" } }
+    local id, err = c:imagine("a boat")
+    assert.is_string(id, tostring(err))
+    assert.are.equal(2, count("imagine"))
+  end)
+
+  it("a refused connection on a submit is retried (nothing was sent)", function()
+    -- a port nobody listens on: bind one, remember it, close it
+    local socket = require("socket")
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    local c = client { base_url = "http://127.0.0.1:" .. port }
+    local id, err = c:imagine("a boat")
+    assert.is_nil(id)
+    assert.are.equal("transport", err.kind, tostring(err))
+    assert.are.equal(2, #sleeps)
+  end)
+end)
