@@ -110,6 +110,22 @@ if url ~= "" then
   if not rec then die("no response from", url) end
   if rec.status ~= 200 then die("GET /_sim/stats:", tostring(rec.status), tostring(rec.error)) end
   io.write(", GET ", url, "/_sim/stats -> ", rec.status)
+  -- the public API, as a user calls it: imagine, then wait for the grid
+  local okm, mj = pcall(require, "midjourney")
+  if okm and type(mj) == "table" and type(mj.new) == "function" then
+    local c = mj.new({ base_url = url, api_key = "sk-install-check" })
+    local id, err = c:imagine("a lighthouse in the fog, install check")
+    if not id then die("client:imagine against the simulator:", tostring(err)) end
+    if type(c.wait) == "function" then
+      local t, werr = c:wait(id, { timeout = 30, interval = 0.05, first_delay = 0 })
+      if not t then die("client:wait", tostring(id), tostring(werr)) end
+      io.write(", imagine -> wait -> ", tostring(t.status))
+    else
+      local t, ferr = c:fetch(id)
+      if not t then die("client:fetch", tostring(id), tostring(ferr)) end
+      io.write(", imagine -> fetch -> ", tostring(t.status))
+    end
+  end
 end
 io.write("\n")
 EOF
@@ -122,7 +138,7 @@ start_simulator() {
   sim_url=""
   out=$work/sim.out
   : > "$out"
-  "$@" --port 0 > "$out" 2> "$work/sim.err" &
+  "$@" --port 0 --speed 1000 --seed 1 > "$out" 2> "$work/sim.err" &
   sim_pid=$!
   i=0
   while [ $i -lt 100 ]; do
@@ -175,16 +191,21 @@ check_luarocks() {
     command -v "$lua" > /dev/null 2>&1 || { skip "luarocks $lua: $lua not installed"; continue; }
     ver=$(lua_version "$lua")
     tree=$work/rocks-$lua
-    extra=""
+    cfg=""
     if [ "$lua" = luajit ]; then
+      # LuaJIT speaks the 5.1 ABI: its headers, and the installed commands' wrappers run luajit
+      # (a LuaRocks config, as a user's ~/.luarocks/config-5.1.lua would say it).
       inc=$(pkg-config --variable=includedir luajit 2>/dev/null)/luajit-2.1
       [ -f "$inc/lua.h" ] || inc=/usr/include/luajit-2.1
-      extra="LUA_INCDIR=$inc LUA=$(command -v luajit)"
+      cfg=$work/luarocks-luajit-config.lua
+      printf 'lua_interpreter = "luajit"\nvariables = { LUA_INCDIR = "%s", LUA_BINDIR = "%s" }\n' \
+        "$inc" "$(dirname "$(command -v luajit)")" > "$cfg"
     fi
     log=$work/luarocks-$lua.log
     # shellcheck disable=SC2086
-    if (cd "$src" && luarocks --lua-version="$ver" make --deps-mode=none --tree="$tree" \
-          midjourney-scm-1.rockspec $curl_vars $extra) > "$log" 2>&1; then
+    if (cd "$src" && { [ -z "$cfg" ] || export LUAROCKS_CONFIG="$cfg"; } \
+          && luarocks --lua-version="$ver" make --deps-mode=none --tree="$tree" \
+          midjourney-scm-1.rockspec $curl_vars) > "$log" 2>&1; then
       ok "luarocks make --lua-version=$ver ($lua) into a throwaway tree"
     else
       fail "luarocks make --lua-version=$ver ($lua)"; show "$log"; continue
@@ -192,7 +213,11 @@ check_luarocks() {
     rm -f "$src"/src/*.o; rm -rf "$src/midjourney"
     for b in mj mj-simulator; do
       if [ -f "$root/bin/$b" ]; then
-        [ -x "$tree/bin/$b" ] && ok "luarocks $lua: bin/$b installed" || fail "luarocks $lua: bin/$b not installed in $tree/bin"
+        if [ -x "$tree/bin/$b" ] && grep -q "/$lua'" "$tree/bin/$b"; then
+          ok "luarocks $lua: bin/$b installed, runs $lua"
+        else
+          fail "luarocks $lua: bin/$b missing from $tree/bin or its wrapper does not run $lua"
+        fi
       fi
     done
     simcmd=""
