@@ -1,0 +1,83 @@
+-- The LÖVE example game (examples/love) in real LÖVE under Xvfb against the simulator:
+-- frames keep coming while the job runs, and the downloaded image is decoded and drawn.
+-- Tagged #once: it drives a whole game, so scripts/test.sh runs it once.
+local util = require "spec.hosts.util"
+local simulator = require "spec.helpers.simulator"
+
+local ROOT = util.root()
+
+local function game(sim, dir, extra)
+  local result = dir .. "/result.lua"
+  local cmd = string.format("xvfb-run -a love %s --url %s --key %s --dir %s %s",
+    util.q(ROOT .. "/examples/love"), util.q(sim.url), util.q(sim.key), util.q(dir), extra or "")
+  local rc, log = util.run(cmd, { MJ_LOVE_RESULT = result }, 60, dir .. "/love.log")
+  local res, err = util.result(result)
+  assert(res, string.format("no result from love (exit %d): %s\n%s", rc, tostring(err), log))
+  return res, rc, log
+end
+
+describe("#once LÖVE driver (example game under xvfb-run)", function()
+  local sim, dir
+
+  setup(function()
+    assert(util.have("love"), "LÖVE is not installed (sh scripts/deps.sh test)")
+    assert(util.have("xvfb-run"), "xvfb-run is not installed (sh scripts/deps.sh test)")
+    assert(io.open(ROOT .. "/build/luajit/midjourney/core.so"), "build the LuaJIT core first: make LUA=luajit")
+    sim = simulator.start { speed = 200, key = "sk-test" }
+  end)
+  teardown(function()
+    if sim then sim:stop() end
+  end)
+  before_each(function()
+    dir = util.tmpdir()
+    sim:reset()
+  end)
+  after_each(function() util.rmtree(dir) end)
+
+  it("keeps drawing frames during imagine -> wait -> U1 -> wait -> download, then shows the image", function()
+    local res, rc, log = game(sim, dir, "--upscale U1")
+    assert.equal(0, rc, log)
+    assert.is_nil(res.error)
+    assert.is_true(res.ok)
+    -- the image was downloaded, decoded and drawn
+    local f = assert(io.open(res.path, "rb"))
+    assert.equal("\137PNG", f:read(4))
+    f:close()
+    assert.equal(dir .. "/" .. res.task_id .. ".png", res.path)
+    assert.is_true(res.image_width > 0 and res.image_height > 0)
+    assert.is_true(res.drawn_with_image >= 10)
+    -- frames kept coming while the job ran
+    assert.is_true(res.job_seconds > 0.2, "job too short to tell: " .. res.job_seconds)
+    assert.is_true(res.job_frames >= 20, "frames during the job: " .. res.job_frames)
+    assert.is_true(res.job_frames / res.job_seconds >= 20,
+      ("%.1f frames per second during the job"):format(res.job_frames / res.job_seconds))
+    assert.is_true(res.max_dt < 0.25, ("longest frame %.3f s"):format(res.max_dt))
+    assert.is_true(res.max_step < 0.1, ("longest mj.step(0) %.3f s"):format(res.max_step))
+    assert.is_true(res.progress_updates >= 1)
+    -- the simulator saw one imagine and one U1
+    local st = sim:stats()
+    assert.equal(1, st.routes.imagine)
+    assert.equal(1, st.routes.action)
+  end)
+
+  it("control: the frame gauge sees a frozen game when the job runs blocking", function()
+    local res, rc, log = game(sim, dir, "--blocking 1")
+    assert.equal(0, rc, log)
+    assert.is_true(res.ok)
+    assert.is_true(res.job_frames <= 6, "frames during a blocking job: " .. res.job_frames)
+    assert.is_true(res.max_dt >= 0.8 * res.job_seconds,
+      ("longest frame %.3f s for a %.3f s job"):format(res.max_dt, res.job_seconds))
+  end)
+
+  it("reports a failed job instead of hanging (wrong key)", function()
+    local result = dir .. "/result.lua"
+    local cmd = string.format("xvfb-run -a love %s --url %s --key sk-wrong --dir %s",
+      util.q(ROOT .. "/examples/love"), util.q(sim.url), util.q(dir))
+    local rc = util.run(cmd, { MJ_LOVE_RESULT = result }, 60, dir .. "/love.log")
+    local res = assert(util.result(result))
+    assert.equal(1, rc)
+    assert.is_false(res.ok)
+    assert.is_truthy(res.error)
+    assert.is_true(res.frames >= 1)
+  end)
+end)

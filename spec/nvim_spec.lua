@@ -1,0 +1,117 @@
+-- Neovim driver and example plugin, in real headless Neovim against the simulator.
+-- Tagged #once: it drives a whole editor, so scripts/test.sh runs it once.
+local util = require "spec.hosts.util"
+local simulator = require "spec.helpers.simulator"
+
+local ROOT = util.root()
+
+local function nvim(script, env, dir)
+  env.MJ_REPO = ROOT
+  -- -u NONE: no user config; -i NONE: no shada; -n: no swap file
+  local cmd = string.format("nvim --headless -u NONE -i NONE -n --cmd %s -c %s",
+    util.q("set rtp+=" .. ROOT), util.q("luafile " .. ROOT .. "/" .. script))
+  local rc, log = util.run(cmd, env, 60, dir .. "/nvim.log")
+  local res, err = util.result(env.MJ_RESULT)
+  assert(res, string.format("no result from nvim (exit %d): %s\n%s", rc, tostring(err), log))
+  return res, rc, log
+end
+
+describe("#once Neovim driver (headless nvim)", function()
+  local sim, dir
+
+  setup(function()
+    assert(util.have("nvim"), "neovim is not installed (sh scripts/deps.sh test)")
+    assert(io.open(ROOT .. "/build/luajit/midjourney/core.so"), "build the LuaJIT core first: make LUA=luajit")
+    sim = simulator.start { speed = 200, key = "sk-test" }
+  end)
+  teardown(function()
+    if sim then sim:stop() end
+  end)
+  before_each(function() dir = util.tmpdir() end)
+  after_each(function() util.rmtree(dir) end)
+
+  it("steps jobs from a libuv timer while the editor keeps handling timers and keys", function()
+    local jobs, rounds = 10, 10
+    -- each job ends with a request answered 0.6 s late: a driver that waited in the
+    -- network (a step with a timeout) would freeze the editor there
+    sim:reset()
+    sim:faults { { kind = "slow_first_byte", delay = 0.6, route = "image", times = -1 } }
+    local res = nvim("spec/hosts/nvim_driver_job.lua", {
+      MJ_GET_URL = sim.url .. "/_sim/stats", MJ_RESULT = dir .. "/res.lua",
+      MJ_JOBS = jobs, MJ_ROUNDS = rounds, MJ_SLOW_URL = sim.url .. "/mj/image/1",
+    }, dir)
+    sim:reset()
+    assert.is_nil(res.error)
+    assert.equal(jobs, res.done)
+    for i = 1, jobs do assert.equal(("200,"):rep(rounds - 1) .. "200", res.results[i]) end
+    assert.is_true(res.job_ms >= 1000, "the job was too short to tell: " .. res.job_ms)
+    assert.is_number(res.slow_status)
+    -- the jobs overlapped on the one engine
+    assert.is_true(res.peak_transfers >= 2, "peak transfers " .. res.peak_transfers)
+    -- the editor kept running its own 10 ms timer during the whole job...
+    local expected = res.job_ms / 10
+    assert.is_true(res.ticks_during >= math.max(10, expected / 4),
+      ("only %d vim timer ticks in %.0f ms"):format(res.ticks_during, res.job_ms))
+    assert.is_true(res.max_gap < 250, ("the editor stalled for %.0f ms"):format(res.max_gap))
+    -- ...and handled keys typed while it ran
+    assert.equal(0, res.keys_before)
+    assert.is_true(res.keys_during > 0, "no typed key was handled during the job")
+    -- coroutines ran in the main loop, not in a fast event (vim.api worked in them)
+    assert.equal(jobs * rounds, res.progress_calls)
+    assert.equal(0, res.progress_errors)
+    assert.is_false(res.callback_in_fast)
+    -- the timer stopped when idle and started again for a new job
+    assert.is_true(res.went_idle)
+    assert.is_false(res.driver.active)
+    assert.equal(1, res.driver.starts)
+    assert.equal(1, res.driver.stops)
+    assert.equal("again", res.again)
+    assert.equal(2, res.driver_after_again.starts)
+    assert.equal(0, res.driver_after_again.errors)
+  end)
+
+  it("control: the same gauge sees a frozen editor when the jobs run blocking", function()
+    local res = nvim("spec/hosts/nvim_driver_job.lua", {
+      MJ_GET_URL = sim.url .. "/_sim/stats", MJ_RESULT = dir .. "/res.lua",
+      MJ_JOBS = 10, MJ_ROUNDS = 10, MJ_BLOCKING = 1,
+    }, dir)
+    assert.equal(10, res.done)
+    assert.equal(0, res.keys_during)
+    assert.is_true(res.max_gap >= 0.8 * res.job_ms,
+      ("gap %.0f ms for a %.0f ms blocking job"):format(res.max_gap, res.job_ms))
+  end)
+
+  it("runs :MjImagine from the example plugin: progress and result via vim.notify", function()
+    local res = nvim("spec/hosts/nvim_plugin_job.lua", {
+      MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua", MJ_DIR = dir,
+    }, dir)
+    assert.is_nil(res.error)
+    assert.is_truthy(res.task_id)
+    -- the image landed where the plugin said, and it is a PNG
+    local f = assert(io.open(res.path, "rb"))
+    assert.equal("\137PNG", f:read(4))
+    f:close()
+    assert.equal(dir .. "/" .. res.task_id .. ".png", res.path)
+    -- progress was reported while the job ran, and the editor kept ticking
+    assert.is_true(res.progress_notes >= 1, "no progress notification")
+    assert.is_truthy(res.done_note:find(res.task_id, 1, true))
+    assert.is_true(res.ticks_during >= 5, "vim timer ticks during the job: " .. res.ticks_during)
+    assert.is_true(res.max_gap < 250, ("the editor stalled for %.0f ms"):format(res.max_gap))
+    assert.is_false(res.driver.active)
+    -- the simulator saw the whole job
+    local st = sim:stats()
+    assert.is_true((st.routes.imagine or 0) >= 1)
+    assert.is_true((st.routes.fetch or 0) + (st.routes.list or 0) >= 1)
+  end)
+
+  it(":MjCancel cancels a running job and the plugin reports it", function()
+    local res = nvim("spec/hosts/nvim_plugin_job.lua", {
+      MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua", MJ_DIR = dir,
+      MJ_CANCEL = 1,
+    }, dir)
+    assert.is_nil(res.task_id)
+    assert.is_truthy(res.error_note and res.error_note:find("cancel", 1, true), tostring(res.error_note))
+    assert.equal(0, res.running_after)
+    assert.is_false(res.driver.active)
+  end)
+end)
