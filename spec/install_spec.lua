@@ -62,7 +62,8 @@ describe("installation #once", function()
     for _, label in ipairs(labels) do
       local line = out:match("ok: " .. label:gsub("%p", "%%%0") .. ": core [^\n]*")
       assert.is_truthy(line, label .. ": no ok line\n" .. out)
-      assert.matches("/_sim/stats %-> 200", line, nil, true)
+      assert.matches("/_sim/stats %-> 200", line)
+      assert.matches("imagine %-> %a+ %-> SUCCESS", line)
     end
   end)
 end)
