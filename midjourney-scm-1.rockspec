@@ -57,7 +57,10 @@ build = {
          libdirs = { "$(CURL_LIBDIR)" },
       },
       ["midjourney.cli.args"] = "lua/midjourney/cli/args.lua",
+      ["midjourney.cli.commands"] = "lua/midjourney/cli/commands.lua",
       ["midjourney.cli.images"] = "lua/midjourney/cli/images.lua",
+      ["midjourney.cli"] = "lua/midjourney/cli/init.lua",
+      ["midjourney.cli.render"] = "lua/midjourney/cli/render.lua",
       ["midjourney.client"] = "lua/midjourney/client.lua",
       ["midjourney.download"] = "lua/midjourney/download.lua",
       ["midjourney.drivers.love"] = "lua/midjourney/drivers/love.lua",
@@ -71,10 +74,14 @@ build = {
       ["midjourney.retry"] = "lua/midjourney/retry.lua",
       ["midjourney.scheduler"] = "lua/midjourney/scheduler.lua",
       ["midjourney.simulator.faults"] = "lua/midjourney/simulator/faults.lua",
+      ["midjourney.simulator.hooks"] = "lua/midjourney/simulator/hooks.lua",
       ["midjourney.simulator.http"] = "lua/midjourney/simulator/http.lua",
+      ["midjourney.simulator"] = "lua/midjourney/simulator/init.lua",
       ["midjourney.simulator.json"] = "lua/midjourney/simulator/json.lua",
       ["midjourney.simulator.png"] = "lua/midjourney/simulator/png.lua",
       ["midjourney.simulator.rng"] = "lua/midjourney/simulator/rng.lua",
+      ["midjourney.simulator.routes"] = "lua/midjourney/simulator/routes.lua",
+      ["midjourney.simulator.server"] = "lua/midjourney/simulator/server.lua",
       ["midjourney.simulator.tasks"] = "lua/midjourney/simulator/tasks.lua",
       ["midjourney.task"] = "lua/midjourney/task.lua",
       ["midjourney.validate"] = "lua/midjourney/validate.lua",
@@ -85,6 +92,8 @@ build = {
    install = {
       bin = {
          -- BEGIN generated bin: scripts/gen-rockspec-modules.lua
+         ["mj"] = "bin/mj",
+         ["mj-simulator"] = "bin/mj-simulator",
          -- END generated bin
       },
    },
