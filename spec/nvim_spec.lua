@@ -81,6 +81,20 @@ describe("#once Neovim driver (headless nvim)", function()
       ("gap %.0f ms for a %.0f ms blocking job"):format(res.max_gap, res.job_ms))
   end)
 
+  it("loads as a plugin: plugin/midjourney.lua lets Neovim find build/luajit's core", function()
+    local result = dir .. "/res.lua"
+    -- --clean: no user config, but plugin/ files on the runtime path are sourced
+    local cmd = string.format("nvim --headless --clean -i NONE -n --cmd %s -c %s",
+      util.q("set rtp+=" .. ROOT), util.q("luafile " .. ROOT .. "/spec/hosts/nvim_plugin_load.lua"))
+    local rc, log = util.run(cmd, { MJ_REPO = ROOT, MJ_RESULT = result }, 30, dir .. "/nvim.log")
+    local res = assert(util.result(result), "exit " .. rc .. ": " .. log)
+    assert.is_true(res.loaded_flag)
+    assert.is_true(res.cpath_has_build)
+    assert.is_true(res.core_ok, res.core_version)
+    assert.is_true(res.mj_ok)
+    assert.is_true(res.driver_ok)
+  end)
+
   it("runs :MjImagine from the example plugin: progress and result via vim.notify", function()
     local res = nvim("spec/hosts/nvim_plugin_job.lua", {
       MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua", MJ_DIR = dir,
