@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make lint`: every check runs, each failure prints one "lint: FAIL: ..." line (with the tool's
 # own output above it), and the script exits 1 if anything failed.
-#   luacheck      lua/ bin/ spec/ examples/ scripts/*.lua (.luacheckrc: std min, no globals)
+#   luacheck      lua/ bin/ spec/ examples/ plugin/ scripts/*.lua (.luacheckrc: std min, no globals)
 #   clang-format  --dry-run --Werror on src/*.c src/*.h (.clang-format)
 #   cppcheck      src/ with --error-exitcode=1
 #   rockspecs     module/bin lists match the tree (scripts/gen-rockspec-modules.lua --check),
@@ -23,7 +23,7 @@ have() { command -v "$1" > /dev/null 2>&1; }
 # --- luacheck ---------------------------------------------------------------------------------
 if have "$LUACHECK"; then
   set --
-  for d in lua spec examples; do [ -d "$d" ] && set -- "$@" "$d"; done
+  for d in lua spec examples plugin; do [ -d "$d" ] && set -- "$@" "$d"; done
   for f in bin/* scripts/*.lua; do [ -f "$f" ] && set -- "$@" "$f"; done
   if "$LUACHECK" --no-color -q --formatter=plain "$@" .luacheckrc; then
     pass "luacheck ($# paths)"
