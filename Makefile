@@ -69,6 +69,17 @@ bench:
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run.sh
 
+# The whole suite (Lua 5.4) against a core built with AddressSanitizer + UBSan: any report fails.
+sanitize:
+	@sh scripts/deps.sh test
+	@$(MAKE) --no-print-directory LUA=lua5.4 BUILD_DIR=build/asan-lua5.4 CC=gcc \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LIBFLAG="-shared -fsanitize=address,undefined" all
+	@MJ_TEST_LUAS=lua5.4 MJ_BUILD_DIR=build/asan-lua5.4 MJ_EXCLUDE_TAGS=once,nosanitize \
+	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  sh scripts/test.sh
+
 fuzz:
 	@sh scripts/deps.sh fuzz
 	@sh fuzz/run.sh
