@@ -374,8 +374,9 @@ describe("mj command-line tool #once", function()
 
     it("wait TASK --then U1 --download FILE", function()
       local id = submit_id { "imagine", "a kite" }
-      local r = mj(with { "wait", id, "--then", "U1", "--download", "kite.png" })
+      local r = mj(with { "wait", id, "--then", "U1", "--download", "kite.png", "-q" })
       assert.are.equal(0, r.code, r.err)
+      assert.are.equal("", r.err) -- -q: no progress
       assert.are.equal("\137PNG", read_file(tmp .. "/kite.png"):sub(1, 4))
     end)
 
@@ -526,6 +527,19 @@ describe("mj command-line tool #once", function()
       end)
       assert.are.equal(130, rc)
       assert.is_true(secs < 1, "took " .. secs .. " s")
+    end)
+
+    it("interrupts a download and leaves no partial file", function()
+      fixtures()
+      local before = sim:stats().routes.image or 0
+      sim:faults { { kind = "stall_after_headers", route = "image", bytes = 100, delay = 20 } }
+      local rc, secs = interrupt({ "download", upscale.id, "-o", "cut.png" }, function()
+        return (sim:stats().routes.image or 0) > before
+      end)
+      assert.are.equal(130, rc)
+      assert.is_true(secs < 1, "took " .. secs .. " s")
+      assert.is_nil(read_file(tmp .. "/cut.png"))
+      assert.is_nil(read_file(tmp .. "/cut.png.part"))
     end)
   end)
 

@@ -181,6 +181,7 @@ local function follow(ctx, slot, id, steps, first_delay)
   local result = { code = EXIT.ok, task = task }
   if task.status == "MODAL" then result.modal = true end
   if steps.download then
+    ctx.downloads[#ctx.downloads + 1] = steps.download
     local video = is_video(task)
     local path, info = client:download(task, steps.download, { video = video })
     if not path then return { code = M.exit_code(info), err = info, task = task } end
