@@ -312,6 +312,15 @@ describe("mj command-line tool #once", function()
       assert.are.equal("SUCCESS", t.status)
     end)
 
+    it("a chain that reaches MODAL stops there with exit 1 and says how to go on", function()
+      fixtures()
+      local r = mj(with { "action", upscale.id, "Vary (Region)", "--then", "U1" })
+      assert.are.equal(1, r.code, r.err)
+      local id = r.err:match("mj: task (%d+) is waiting for input %(MODAL%)")
+      assert.is_truthy(id, r.err)
+      assert.is_truthy(r.err:find("mj modal " .. id, 1, true))
+    end)
+
     it("blend IMG IMG --dimensions", function()
       fixtures()
       local t = done_task { "blend", png, png, "--dimensions", "landscape", "--wait" }

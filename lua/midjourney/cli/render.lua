@@ -137,11 +137,17 @@ local function elapsed_text(s)
   return string.format("%dm%02ds", math.floor(s / 60), math.floor(s % 60))
 end
 
+--- Seconds since a slot was added (frozen when it is done). Neither blocks nor yields.
+-- @param slot
+-- @treturn number
 function Renderer:elapsed(slot)
   return (slot.stop or self.now()) - slot.start
 end
 
---- One line of the live block. Neither blocks nor yields.
+--- One line of the live block: id, label, bar, percent, status, elapsed time; cut to
+-- the terminal width. Neither blocks nor yields.
+-- @param slot
+-- @treturn string
 function Renderer:line(slot)
   local width = math.max(self.width - 1, 20)
   local p = slot.percent
@@ -175,7 +181,8 @@ function Renderer:draw()
   self.last_draw = self.now()
 end
 
---- Prints the plain line of a slot. Blocks (writes).
+--- Prints the plain line of a slot (no control characters). Blocks (writes).
+-- @param slot
 function Renderer:plain(slot)
   local p = slot.percent
   local parts = { slot.id or "-", slot.label, slot.status }
