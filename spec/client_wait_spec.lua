@@ -132,6 +132,28 @@ describe("client:wait #sim", function()
     for i = 1, 3 do assert.are.equal("SUCCESS", results[i].status) end
   end)
 
+  it("coalesce = true shares list-by-condition polls between coroutines", function()
+    local c = client()
+    local ids = {}
+    for i = 1, 6 do ids[i] = assert(c:imagine("coalesced boat " .. i)) end
+    sim:reset()
+    local out = mj.run(function()
+      local hs, res = {}, {}
+      for i = 1, 6 do
+        hs[i] = mj.spawn(function() return c:wait(ids[i], with { coalesce = true }) end)
+      end
+      for i = 1, 6 do
+        while hs[i]:status() ~= "dead" and hs[i]:status() ~= "done" do mj.sleep(0.02) end
+        res[i] = hs[i]:result()
+      end
+      return res
+    end)
+    for i = 1, 6 do assert.are.equal("SUCCESS", out[i].status) end
+    -- one list request per round covers all six: far fewer requests than six fetch loops
+    assert.truthy(count("list") >= 1)
+    assert.are.equal(0, count("fetch"))
+  end)
+
   it("MODAL through an action: wait returns the MODAL task", function()
     local c = client()
     local grid = assert(c:wait(assert(c:imagine("a boat --v 6.1")), fast))
