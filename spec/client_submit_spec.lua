@@ -189,6 +189,18 @@ describe("client submits #sim", function()
     end
   end)
 
+  it("the debug log has method, path, status and no key", function()
+    local lines = {}
+    local c = client { api_key = "sk-logged-KEY98765", logger = function(_, line) lines[#lines + 1] = line end }
+    c:imagine("a boat")
+    assert.truthy(#lines >= 1)
+    local all = table.concat(lines, "\n")
+    assert.truthy(all:find("POST", 1, true))
+    assert.truthy(all:find("/mj/submit/imagine", 1, true))
+    assert.truthy(all:find("status=401", 1, true))
+    assert.is_nil(all:find("KEY98765", 1, true))
+  end)
+
   it("a missing key is an error at call time, with nothing sent", function()
     local c = mj.new { api_key = "", base_url = sim.url }
     local id, err = c:imagine("a boat")
