@@ -36,8 +36,8 @@ describe("#once LÖVE driver (example game under xvfb-run)", function()
 
   it("keeps drawing frames during imagine -> wait -> U1 -> wait -> download, then shows the image", function()
     local res, rc, log = game(sim, dir, "--upscale U1")
-    assert.equal(0, rc, log)
     assert.is_nil(res.error)
+    assert.equal(0, rc, log)
     assert.is_true(res.ok)
     -- the image was downloaded, decoded and drawn
     local f = assert(io.open(res.path, "rb"))
@@ -67,6 +67,34 @@ describe("#once LÖVE driver (example game under xvfb-run)", function()
     assert.is_true(res.job_frames <= 6, "frames during a blocking job: " .. res.job_frames)
     assert.is_true(res.max_dt >= 0.8 * res.job_seconds,
       ("longest frame %.3f s for a %.3f s job"):format(res.max_dt, res.job_seconds))
+  end)
+
+  it("runs packaged as a .love with midjourney/core.so beside it (driver.add_cpath)", function()
+    assert(util.have("zip"), "zip is not installed (apt-get install zip)")
+    -- the layout a user ships: game.love (main.lua, conf.lua, midjourney/*.lua) and,
+    -- next to it, midjourney/core.so (a .so cannot be loaded from inside the zip)
+    local build = dir .. "/build"
+    local sh = table.concat({
+      "set -e",
+      "mkdir -p " .. util.q(build .. "/midjourney") .. " " .. util.q(dir .. "/dist/midjourney"),
+      "cp " .. util.q(ROOT .. "/examples/love/main.lua") .. " " .. util.q(ROOT .. "/examples/love/conf.lua")
+        .. " " .. util.q(build),
+      "cp -r " .. util.q(ROOT .. "/lua/midjourney") .. " " .. util.q(build),
+      "cd " .. util.q(build) .. " && zip -qr ../dist/game.love .",
+      "cp " .. util.q(ROOT .. "/build/luajit/midjourney/core.so") .. " " .. util.q(dir .. "/dist/midjourney/"),
+    }, "\n")
+    local prc, plog = util.run("sh -c " .. util.q(sh), {}, 30, dir .. "/pack.log")
+    assert.equal(0, prc, plog)
+    local result = dir .. "/result.lua"
+    local cmd = string.format("sh -c %s", util.q(string.format(
+      "cd / && exec xvfb-run -a love %s --url %s --key %s --dir %s", util.q(dir .. "/dist/game.love"),
+      util.q(sim.url), util.q(sim.key), util.q(dir))))
+    local rc, log = util.run(cmd, { MJ_LOVE_RESULT = result }, 60, dir .. "/love.log")
+    local res = assert(util.result(result), "exit " .. rc .. ": " .. log)
+    assert.is_nil(res.error)
+    assert.equal(0, rc, log)
+    assert.is_true(res.ok)
+    assert.is_true(res.image_width > 0)
   end)
 
   it("reports a failed job instead of hanging (wrong key)", function()

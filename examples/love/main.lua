@@ -11,6 +11,21 @@
 -- --timeout SECONDS (test mode watchdog, default 30), --blocking 1 (control: run the
 -- job with `mj.run` inside one frame, freezing the game, to show the difference).
 
+-- Test mode: an error (even while loading) writes it to the result file and quits,
+-- instead of LÖVE's error screen waiting for a key.
+if os.getenv("MJ_LOVE_RESULT") then
+  function love.errorhandler(msg)
+    local path = os.getenv("MJ_LOVE_RESULT")
+    local f = io.open(path .. ".tmp", "w")
+    if f then
+      f:write("return { ok = false, error = ", string.format("%q", debug.traceback(tostring(msg), 2)), " }\n")
+      f:close()
+      os.rename(path .. ".tmp", path)
+    end
+    return nil -- no error screen: quit
+  end
+end
+
 -- Find the library: in this repository (examples/love -> ../../lua, ../../build/luajit),
 -- else beside the game (copy lua/midjourney into the game and core.so next to it).
 local function exists(p)
@@ -178,6 +193,7 @@ function love.update(dt)
   if opts.blocking == "1" and state.job_started and state.job_frames == 5 then
     -- control mode (--blocking 1): what a blocking client does to a game, i.e. the
     -- same job run to completion inside one frame
+    state.job_started = love.timer.getTime()
     on_done(mj.run(job))
   end
   driver.update()
