@@ -76,11 +76,7 @@ describe("client retries #sim", function()
     end
   end)
 
-  local fresh = pcall(function()
-    return require("midjourney.core").engine_features().fresh_connect
-  end) and require("midjourney.core").engine_features().fresh_connect
-  local empty_reply_case = fresh and it or pending
-  empty_reply_case("an empty reply on a submit is maybe_accepted and not resent (needs engine fresh_connect)",
+  it("an empty reply on a submit (warm keep-alive connection) is maybe_accepted and not resent",
     function()
       local c = client()
       assert(c:imagine("warm up a keep-alive connection"))

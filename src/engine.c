@@ -266,7 +266,7 @@ static int engine_request(lua_State *L) {
   const char *method, *url, *body, *file, *ca_file, *ca_path;
   size_t body_len = 0;
   double timeout, connect_timeout, low_speed_limit, low_speed_time, max_body, max_header;
-  int follow, verify, is_post;
+  int follow, verify, is_post, fresh;
   struct curl_slist *headers;
   transfer *t;
   CURL *h;
@@ -294,6 +294,7 @@ static int engine_request(lua_State *L) {
   max_header = opt_number(L, 2, "max_header", DEFAULT_MAX_HEADER);
   follow = opt_bool(L, 2, "follow", 0);
   verify = opt_bool(L, 2, "verify", 1);
+  fresh = opt_bool(L, 2, "fresh_connect", 0);
   if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "HEAD") && strcmp(method, "PUT") &&
       strcmp(method, "DELETE"))
     return luaL_error(L, "request: unsupported method '%s'", method);
@@ -341,6 +342,9 @@ static int engine_request(lua_State *L) {
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
   }
+  /* A request that must never be sent twice: libcurl silently re-sends a request whose reused
+   * keep-alive connection turned out dead; a fresh connection cannot be "dead on reuse". */
+  if (fresh) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
   if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
   if (connect_timeout > 0) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
   if (low_speed_limit > 0 && low_speed_time > 0) {
