@@ -1,0 +1,44 @@
+#!/bin/sh
+# Builds the libFuzzer targets of the C scanners into fuzz/out/ and runs each for a
+# bounded time. Exits non-zero when a target crashes (the input is kept in
+# fuzz/out/artifacts/<target>/; turn it into a case in spec/scan_spec.lua).
+# Usage: sh fuzz/run.sh [seconds per target, default 20] [target ...]
+# Needs clang with libFuzzer (Debian: clang libclang-rt-14-dev).
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+secs=${1:-20}
+[ $# -gt 0 ] && shift
+targets=${*:-"json quote retry_after progress classify"}
+CC=${FUZZ_CC:-clang}
+out=fuzz/out
+mkdir -p "$out"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+status=0
+for t in $targets; do
+  src=fuzz/fuzz_$t.c
+  [ -f "$src" ] || { echo "fuzz: no target $t" >&2; exit 2; }
+  if ! $CC $flags -Wall -Wextra -o "$out/fuzz_$t" "$src" src/scan.c; then
+    echo "fuzz: cannot build $t (is libclang-rt-14-dev installed?)" >&2
+    exit 2
+  fi
+done
+for t in $targets; do
+  work=$out/corpus/$t
+  art=$out/artifacts/$t/
+  mkdir -p "$work" "$art"
+  dict=""
+  case $t in json|quote|classify) dict="-dict=fuzz/json.dict" ;; esac
+  echo "== fuzz $t for ${secs}s"
+  # new inputs go to the work corpus; the committed seeds stay read-only
+  if "$out/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+       -print_final_stats=1 -artifact_prefix="$art" $dict "$work" "fuzz/corpus/$t" \
+       >"$out/$t.log" 2>&1; then
+    grep -E "^stat::number_of_executed_runs|^Done" "$out/$t.log" | tr '\n' ' '; echo
+  else
+    status=1
+    echo "fuzz: $t FAILED, see $out/$t.log and $art" >&2
+    grep -E "ERROR|SUMMARY|Test unit written" "$out/$t.log" >&2
+  fi
+done
+exit $status
