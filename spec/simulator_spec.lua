@@ -729,6 +729,74 @@ describe("mj-simulator", function()
   end)
 end)
 
+describe("mj-simulator command line", function()
+  local function run(cmd)
+    local p = io.popen(cmd .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("lists every option and every fault kind in --help, found without LUA_PATH", function()
+    local lua = os.getenv("MJ_TEST_LUA") or "lua5.4"
+    local out = run("env -u LUA_PATH " .. lua .. " bin/mj-simulator --help")
+    for _, opt in ipairs({ "--port", "--host", "--speed", "--seed", "--key", "--fault", "--log", "--watch-pid",
+      "--help", "--version" }) do
+      assert.truthy(out:find(opt, 1, true), opt)
+    end
+    for _, k in ipairs(require("midjourney.simulator.faults").KINDS) do
+      assert.truthy(out:find("\n  " .. k[1] .. " "), k[1])
+    end
+    assert.truthy(out:find("banned", 1, true))
+    out = run(lua .. " bin/mj-simulator --bogus")
+    assert.truthy(out:find("unknown option --bogus", 1, true))
+  end)
+
+  it("takes --fault as JSON or as key=value pairs", function()
+    local s = helper.start({ speed = 500, key = KEY, faults = { { route = "fetch", kind = "status", status = 503 } },
+      args = { "--fault", "kind=retry_after,route=fetch,retry_after=7,after=1" } })
+    local ok, err = pcall(function()
+      assert.are.equal(503, call(s, "GET", "/mj/task/1/fetch").status)
+      local r = call(s, "GET", "/mj/task/1/fetch")
+      assert.are.equal(429, r.status)
+      assert.are.equal("7", r.headers["retry-after"])
+      assert.are.equal(400, call(s, "GET", "/mj/task/1/fetch").status)
+    end)
+    s:stop()
+    assert(ok, err)
+  end)
+
+  it("handles Expect: 100-continue and chunked request bodies", function()
+    local s = helper.start({ speed = 500, key = KEY })
+    local ok, err = pcall(function()
+      local c = connect(s)
+      local body = json.encode({ prompt = "expect" })
+      assert(c:send("POST /mj/submit/imagine HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " .. KEY
+        .. "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " .. #body .. "\r\n\r\n"))
+      assert.are.equal("HTTP/1.1 100 Continue", c:receive("*l"))
+      assert.are.equal("", c:receive("*l"))
+      assert(c:send(body))
+      assert.are.equal(1, decode(assert(read_response(c))).code)
+      assert(c:send("POST /mj/submit/imagine HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " .. KEY
+        .. "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"pro\r\n" .. string.format("%x", #body - 5)
+        .. "\r\n" .. body:sub(6) .. "\r\n0\r\n\r\n"))
+      assert.are.equal(1, decode(assert(read_response(c))).code)
+      c:close()
+    end)
+    s:stop()
+    assert(ok, err)
+  end)
+
+  it("exits when the watched process is gone", function()
+    local lua = os.getenv("MJ_TEST_LUA") or "lua5.4"
+    local out = run("sh -c 'sleep 0.3 & w=$!; LUA_PATH=\"lua/?.lua;lua/?/init.lua;;\" " .. lua
+      .. " bin/mj-simulator --port 0 --watch-pid $w > /dev/null & s=$!; wait $w; "
+      .. "i=0; while kill -0 $s 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "
+      .. "kill -0 $s 2>/dev/null && { kill $s; echo alive; } || echo gone'")
+    assert.are.equal("gone\n", out)
+  end)
+end)
+
 describe("mj-simulator timing modes", function()
   it("shows the placeholder status right after submit at speed 1", function()
     local slow = helper.start({ speed = 1, key = false })

@@ -53,7 +53,8 @@ local function alive(pid)
 end
 
 --- Start a simulator process and wait (bounded) for its URL. Blocks up to `opts.timeout` (10 s).
--- @param opts {speed=200, seed=nil, key="sk-test", faults={...}, host=, lua=, timeout=10, log=false}
+-- @param opts {speed=200, seed=nil, key="sk-test" (false: accept any key), faults={...}, args={extra CLI args},
+--   host=, lua=, timeout=10, log=false}
 -- @return sim handle (raises on failure)
 function M.start(opts)
   opts = opts or {}
@@ -70,6 +71,7 @@ function M.start(opts)
   if opts.log then args[#args + 1] = "--log" end
   local me = own_pid()
   if me then args[#args + 1] = "--watch-pid"; args[#args + 1] = me end
+  for _, a in ipairs(opts.args or {}) do args[#args + 1] = tostring(a) end
   for _, f in ipairs(opts.faults or {}) do
     args[#args + 1] = "--fault"; args[#args + 1] = json.encode(f)
   end
