@@ -97,4 +97,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(LUA_LIBDIR)/midjourney 2>/dev/null
 
 clean:
-	rm -rf build doc/*.html doc/modules doc/ldoc.css
+	rm -rf build doc

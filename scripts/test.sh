@@ -18,7 +18,7 @@ for lua in $luas; do
   LUA_CPATH="$root/${MJ_BUILD_DIR:-build/$lua}/?.so;;" \
   MJ_TEST_LUA="$lua" \
     timeout 900 "$lua" /usr/bin/busted --lua="$lua" -o utfTerminal $extra "$@" 2>&1 | tee "$log"
-  line=$(grep -E '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -1)
+  line=$(grep -aE '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -1)
   if [ -z "$line" ]; then
     echo "busted under $lua printed no summary (crash or timeout)"; total_fail=$((total_fail + 1)); status=1
   else

@@ -346,7 +346,8 @@ static int engine_request(lua_State *L) {
    * keep-alive connection turned out dead; a fresh connection cannot be "dead on reuse". */
   if (fresh) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
   if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
-  if (connect_timeout > 0) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
+  if (connect_timeout > 0)
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
   if (low_speed_limit > 0 && low_speed_time > 0) {
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)low_speed_limit);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(low_speed_time < 1 ? 1 : low_speed_time));
@@ -558,8 +559,12 @@ static int engine_new(lua_State *L) {
 }
 
 static const luaL_Reg engine_methods[] = {
-  {"request", engine_request}, {"step", engine_step},     {"cancel", engine_cancel},
-  {"running", engine_running}, {"close", engine_close},   {"closed", engine_closed},
+  {"request", engine_request},
+  {"step", engine_step},
+  {"cancel", engine_cancel},
+  {"running", engine_running},
+  {"close", engine_close},
+  {"closed", engine_closed},
   {NULL, NULL},
 };
 

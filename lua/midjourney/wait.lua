@@ -62,7 +62,8 @@ local function parse_opts(opts)
     on_progress = fn_opt(opts, "on_progress"),
     on_stall = fn_opt(opts, "on_stall"),
     stall_error = opts.stall_error and true or false,
-    coalesce = opts.coalesce,
+    coalesce = opts.coalesce ~= false,
+    batch = num_opt(opts, "batch", 50),
   }
 end
 
@@ -163,7 +164,7 @@ local function wait(self, id_or_task, opts)
   end
   local poller
   if o.coalesce and sched().current() then
-    self._poller = self._poller or require("midjourney.poller").new(self, { interval = o.interval })
+    self._poller = self._poller or require("midjourney.poller").new(self, { interval = o.interval, batch = o.batch })
     poller = self._poller
   end
   if not poller then sleep(self, math.min(o.first_delay, math.max(o.deadline - now(), 0))) end
@@ -183,7 +184,7 @@ end
 -- @tparam[opt] table opts `timeout` (600 s), `interval` (3 s), `first_delay`
 --   (3 s), `on_progress(task)` (on status or progress change), `on_stall(task)`,
 --   `stall_timeout` (seconds without change), `stall_error` (end the wait on a
---   stall), `not_found_limit` (3), `coalesce` (share list-by-condition polls
+--   stall), `not_found_limit` (3), `coalesce` (default true: share list-by-condition polls
 --   with other coroutines; scheduler coroutines only)
 -- @treturn[1] Task the task in SUCCESS or MODAL
 -- @treturn[2] nil
