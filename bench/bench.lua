@@ -105,11 +105,11 @@ local seq = {
 }
 local multi = {
   { key = "raw_multi", label = "raw C libcurl multi, 256 in flight, no decode", interp = "c",
-    args = { "multi", FETCH, "$N", tostring(INFLIGHT) } },
+    args = { "multi", FETCH, "$N", tostring(INFLIGHT) }, cg = true },
   { key = "engine_multi", label = "our engine, 256 in flight, no parse", interp = "lua5.4",
-    args = { "bench/clients/engine.lua", "multi", FETCH, "$N", tostring(INFLIGHT) } },
+    args = { "bench/clients/engine.lua", "multi", FETCH, "$N", tostring(INFLIGHT) }, cg = true },
   { key = "engine_multi_jit", label = "our engine, 256 in flight, no parse", interp = "luajit",
-    args = { "bench/clients/engine.lua", "multi", FETCH, "$N", tostring(INFLIGHT) } },
+    args = { "bench/clients/engine.lua", "multi", FETCH, "$N", tostring(INFLIGHT) }, cg = true },
 }
 local downloads = {
   { key = "curl_cli", label = "curl -o (command line)", interp = "sh",
@@ -185,18 +185,27 @@ do
   local b = { key = "waits", interp = "lua5.4",
     args = { "bench/clients/waits.lua", URL, T .. "/www/state", T .. "/logs/list.log",
       T .. "/www/ids.txt", tostring(N_WAITS), tostring(WAIT_INTERVAL) } }
-  local r, why = run(command(b, 0))
-  record(b, r, why)
+  if os.getenv("BENCH_HAVE_NJS") == "0" then
+    record(b, nil, "n/a (nginx njs module missing: apt-get install libnginx-mod-http-js)")
+  else
+    local r, why = run(command(b, 0))
+    record(b, r, why)
+  end
 end
 
 -- callgrind: instructions per request, startup removed by differencing
+local cg_list = {}
+for _, b in ipairs(seq) do cg_list[#cg_list + 1] = b end
+for _, b in ipairs(multi) do cg_list[#cg_list + 1] = b end
 if CALLGRIND then
-  for _, b in ipairs(seq) do
+  for _, b in ipairs(cg_list) do
     local e = results[b.key]
     if b.cg and e and not e.na then
       log("bench: callgrind %s (%s)", b.key, b.interp)
       local counts = {}
-      for i, n in ipairs{ CG_N1, CG_N2 } do
+      local n1, n2 = CG_N1, CG_N2
+      if b.key:find("multi") then n1, n2 = 1000, 3000 end
+      for i, n in ipairs{ n1, n2 } do
         local cmd = command(b, n)
         -- valgrind goes after the env prefix
         local envp, rest = cmd:match("^(env .- LUA_CPATH=%S+ )(.*)$")
@@ -207,7 +216,7 @@ if CALLGRIND then
           log("bench: callgrind %s failed: %s", b.key, tostring(why))
         end
       end
-      if counts[1] and counts[2] then e.cg = (counts[2] - counts[1]) / (CG_N2 - CG_N1) end
+      if counts[1] and counts[2] then e.cg = (counts[2] - counts[1]) / (n2 - n1) end
     end
   end
 end
@@ -276,13 +285,15 @@ end
 p("")
 p("## %d requests, %d in flight", N_MULTI, INFLIGHT)
 p("")
-p("| client | Lua | requests/s | CPU µs/request | peak RSS KiB |")
-p("|---|---|---|---|---|")
+p("| client | Lua | requests/s | CPU µs/request | instructions/request (callgrind) | peak RSS KiB |")
+p("|---|---|---|---|---|---|")
 for _, b in ipairs(multi) do
   local interp = b.interp == "c" and "C" or b.interp
   local row = na_or(b.key, nil)
-  if row then p("| %s | %s | %s | | |", b.label, interp, row) else
-    p("| %s | %s | %s | %s | %s |", b.label, interp, range(b.key, rps, 0), range(b.key, cpu_us), fmt((stat(b.key, rss)), 0))
+  if row then p("| %s | %s | %s | | | |", b.label, interp, row) else
+    local e = results[b.key]
+    p("| %s | %s | %s | %s | %s | %s |", b.label, interp, range(b.key, rps, 0), range(b.key, cpu_us),
+      e.cg and fmt(e.cg, 0) or "—", fmt((stat(b.key, rss)), 0))
   end
 end
 p("")
@@ -343,6 +354,10 @@ ratio_line("client:fetch, LuaJIT", med("client_jit", cpu_us), med("raw", cpu_us)
 p("2. 256 in flight, requests/s vs raw C multi:")
 ratio_line("engine, Lua 5.4", med("engine_multi", rps), med("raw_multi", rps), "≥", 0.8, 0, false)
 ratio_line("engine, LuaJIT", med("engine_multi_jit", rps), med("raw_multi", rps), "≥", 0.8, 0, false)
+p("   same, as CPU-bound throughput from instructions/request (raw instr / engine instr; deterministic):")
+local function inv(k) return cg(k) and 1 / cg(k) * 1e6 or nil end
+ratio_line("engine, Lua 5.4 (requests per 10^6 instructions)", inv("engine_multi"), inv("raw_multi"), "≥", 0.8, 2, false)
+ratio_line("engine, LuaJIT (requests per 10^6 instructions)", inv("engine_multi_jit"), inv("raw_multi"), "≥", 0.8, 2, false)
 p("3. Host-loop budget with %d waits:", N_WAITS)
 if w then
   ratio_line("longest mj.step(0), ms", w.step_max_ms, 2, "≤", 1, 2, true)

@@ -6,6 +6,7 @@
 #   BENCH_QUICK=1 sh bench/run.sh   fewer repetitions, smaller N, no callgrind
 #   BENCH_CALLGRIND=0 sh bench/run.sh   skip the callgrind instruction counts
 #   BENCH_KEEP=1 sh bench/run.sh        keep the temp dir (nginx logs, outputs)
+#   BENCH_SHELL="cmd" sh bench/run.sh   run cmd (with $URL, $T) against the server instead
 #
 # Starts nginx (Debian) on a free loopback port with a config written into a temp
 # dir, builds the raw C libcurl baseline, then bench/bench.lua runs every client
@@ -18,11 +19,13 @@ NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 NGINX_MODULES=${NGINX_MODULES:-/usr/lib/nginx/modules}
 [ -x "$NGINX" ] || { echo "bench: nginx not found (apt-get install nginx)" >&2; exit 1; }
 # njs answers the list endpoint (libnginx-mod-http-lua is not an option: it
-# conflicts with Debian's luajit package)
-[ -f "$NGINX_MODULES/ngx_http_js_module.so" ] || {
-  echo "bench: $NGINX_MODULES/ngx_http_js_module.so missing (apt-get install libnginx-mod-http-js)" >&2
-  exit 1
-}
+# conflicts with Debian's luajit package). Without njs the waits part prints n/a.
+HAVE_NJS=1
+if [ ! -f "$NGINX_MODULES/ngx_http_js_module.so" ]; then
+  HAVE_NJS=0
+  echo "bench: $NGINX_MODULES/ngx_http_js_module.so missing (apt-get install libnginx-mod-http-js):" \
+    "the 1,000-waits part will print n/a" >&2
+fi
 
 T=$(mktemp -d /tmp/mj-bench.XXXXXX)
 chmod 755 "$T"
@@ -72,7 +75,7 @@ worker_rlimit_nofile 8192;
 user root root;
 pid $T/nginx.pid;
 error_log $T/logs/error.log warn;
-load_module $NGINX_MODULES/ngx_http_js_module.so;
+$( [ $HAVE_NJS = 1 ] && echo "load_module $NGINX_MODULES/ngx_http_js_module.so;" )
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -86,7 +89,7 @@ http {
   sendfile on;
   tcp_nodelay on;
   etag off;
-  js_import bench from $T/bench.js;
+  $( [ $HAVE_NJS = 1 ] && echo "js_import bench from $T/bench.js;" )
   server {
     listen 127.0.0.1:$PORT backlog=4096;
     root $T/www;
@@ -101,7 +104,7 @@ http {
       client_body_buffer_size 256k;
       client_max_body_size 1m;
       access_log $T/logs/list.log;
-      js_content bench.list;
+      $( [ $HAVE_NJS = 1 ] && echo "js_content bench.list;" || echo "return 501;" )
     }
 
     # the static 1,000-task list; POST answered by the error_page trick
@@ -138,4 +141,4 @@ CC=${CC:-cc}
 # shellcheck disable=SC2046
 $CC -O2 -o "$T/raw" bench/raw.c $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
 
-if [ -n "${BENCH_SHELL:-}" ]; then URL=$URL T=$T sh -c "$BENCH_SHELL"; else lua5.4 bench/bench.lua "$URL" "$T" "$ROOT"; fi
+if [ -n "${BENCH_SHELL:-}" ]; then URL=$URL T=$T sh -c "$BENCH_SHELL"; else BENCH_HAVE_NJS=$HAVE_NJS lua5.4 bench/bench.lua "$URL" "$T" "$ROOT"; fi

@@ -2,6 +2,7 @@
 -- reused (keep-alive), GET + full decode + read status/progress.
 -- Run: luajit bench/clients/luacurl.lua URL N
 local lib = require("bench.lib")
+if not pcall(require, "curl") then lib.na("lua-curl not installed (apt-get install lua-curl)") end
 local curl = require("curl")
 local cjson = require("cjson")
 local url, n = arg[1], tonumber(arg[2])

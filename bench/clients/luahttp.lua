@@ -2,6 +2,7 @@
 -- (http.client + a new stream per request), GET + full decode + read status/progress.
 -- Run: luajit bench/clients/luahttp.lua URL N
 local lib = require("bench.lib")
+if not pcall(require, "http.client") then lib.na("lua-http not installed (apt-get install lua-http)") end
 local client = require("http.client")
 local new_headers = require("http.headers").new
 local cjson = require("cjson")
