@@ -471,6 +471,12 @@ describe("mj-simulator", function()
         end
       end
       assert.truthy(fetch(sim, turbo.result).properties.finalPrompt:find("--turbo", 1, true))
+      local vid = ids[4][1]
+      local ext = submit(sim, "video", { action = "extend", taskId = vid, index = 1, prompt = "longer" })
+      assert.are.equal(1, ext.code)
+      assert.are.equal("VIDEO", wait_status(sim, ext.result, "SUCCESS").action)
+      assert.are.equal(4, submit(sim, "video", { action = "extend", taskId = vid, index = 9 }).code)
+      assert.are.equal(4, submit(sim, "video", { motion = "low" }).code)
       local up = decode(call(sim, "POST", "/mj/submit/upload-discord-images", { base64Array = { img } }))
       assert.are.equal(1, up.code)
       local r = call(sim, "GET", up.result[1]:gsub("^http://[^/]+", ""), nil, {})

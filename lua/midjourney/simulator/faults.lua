@@ -15,7 +15,7 @@ Set.__index = Set
 M.KINDS = {
   { "status", "answer with `status` (default 502), optional `body` (string or JSON) and `headers` {name=value}" },
   { "retry_after", "answer 429 (or `status`) with Retry-After: `retry_after` seconds, or retry-after-ms: "
-    .. "`retry_after_ms`, or an HTTP date `http_date` (true or seconds ahead)" },
+    .. "`retry_after_ms`, or an HTTP date `http_date` (true or seconds ahead); default Retry-After: 1" },
   { "code", "HTTP 200 submit envelope with `code` (23, 24, 4, 9, 3...) and `description`; codes 1, 21 and 22 "
     .. "process the request and rewrite the envelope (22 shows as 1 with numberOfQueues=`queue`)" },
   { "slow_first_byte", "wait `delay` seconds (default 2) before the normal answer" },
@@ -204,6 +204,9 @@ function M.apply(rule, resp, close, now)
     if rule.http_date then
       local ahead = tonumber(rule.http_date) or 1
       extra[#extra + 1] = { "Retry-After", http.date(now + ahead) }
+    end
+    if rule.retry_after == nil and rule.retry_after_ms == nil and not rule.http_date then
+      extra[#extra + 1] = { "Retry-After", "1" }
     end
     local body = body_of(rule.body, json.encode(json.object({ "description", "type", "code" }, {
       description = "rate limit exceeded 当前分组负载已饱和，请稍后再试，或升级账户以提升服务质量。",

@@ -18,6 +18,8 @@ M.BANNED_REASON = "[Banned prompt detected] Sorry! Our AI moderator thinks this 
   .. "against our community standards."
 M.HOUR_REASON = "上游任务超时（超过1小时）"
 M.HOUR = 3600
+--- How many tasks keep their PNG bytes cached.
+M.PNG_CACHE = 32
 
 -- durations in simulated seconds: placeholder, NOT_START, SUBMITTED, IN_PROGRESS
 local DURATIONS = {
@@ -557,9 +559,17 @@ end
 -- @param t task
 -- @param preview boolean
 -- @return bytes
-function Store:png(t, preview) -- luacheck: no unused args
+function Store:png(t, preview)
   local key = preview and "png_preview" or "png_final"
   if not t[key] then
+    -- keep the bytes of the most recent images only (bounded memory for long test runs)
+    local cached = self.png_cached or {}
+    self.png_cached = cached
+    cached[#cached + 1] = t
+    if #cached > M.PNG_CACHE then
+      local old = table.remove(cached, 1)
+      old.png_preview, old.png_final = nil, nil
+    end
     local dim = preview and 0.55 or 1
     if t.kind == "grid" or t.kind == "video" then
       t[key] = png.grid(t.colors, 256, dim)
