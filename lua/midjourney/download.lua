@@ -38,6 +38,7 @@ function M.install(methods, env)
   local errors, retry = env.errors, env.retry
 
   --- Download a task's image (or a URL) to `path`. Blocks, or yields.
+  -- @param self the client
   -- @param task_or_url a Task (its `imageUrl`; `opts.video` for `videoUrl`;
   --   `opts.index` for `imageUrls[i]`/`videoUrls[i]`) or an http(s) URL
   -- @tparam string path destination file

@@ -145,6 +145,7 @@ end
 -- dropped, array elements stay `json.null`. Works in place; returns `v`
 -- (`nil` when `v` itself is null). Neither blocks nor yields.
 -- @param v decoded value
+-- @tparam[opt=0] integer depth current nesting depth (internal; recursion stops below 200)
 -- @return v without nulls
 function M.strip_nulls(v, depth)
   if v == M.null then return nil end

@@ -90,6 +90,7 @@ local function index_arg(name, i)
 end
 
 --- Upscale image `i` of a grid (button U`i`).
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam integer i 1..4
 -- @tparam[opt] table opts `wait`, wait options, action wire fields
@@ -103,6 +104,7 @@ end
 
 --- Variations: on a grid, image `i` (button V`i`); on an upscaled image,
 -- Vary (Subtle), or Vary (Strong) with `opts.strong`.
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam[opt] integer i 1..4 (grids)
 -- @tparam[opt] table opts `strong`, `wait`, wait options, action wire fields
@@ -130,6 +132,7 @@ local function variation(self, task, i, opts)
 end
 
 --- Re-run the job (🔄).
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam[opt] table opts `wait`, wait options, action wire fields
 -- @return new id and envelope, or the finished task with `wait`; nil, err on failure
@@ -140,6 +143,7 @@ end
 
 --- Zoom out an upscaled image: `2` (Zoom Out 2x), `1.5` (Zoom Out 1.5x) or
 -- `"square"` (Make Square).
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam number|string factor 2, 1.5 or "square"
 -- @tparam[opt] table opts
@@ -158,6 +162,7 @@ end
 local dirs = { left = true, right = true, up = true, down = true }
 
 --- Pan an upscaled image.
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam string dir "left", "right", "up" or "down"
 -- @tparam[opt] table opts
@@ -173,6 +178,7 @@ end
 
 --- HD upscale of an upscaled image: "subtle" or "creative" (v6/v7 buttons;
 -- on v5, "subtle" takes Upscale (2x) and "creative" Upscale (4x)).
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam string kind "subtle" or "creative"
 -- @tparam[opt] table opts
@@ -223,6 +229,7 @@ local function modal_flow(self, name, task, families, what, fields, opts)
 end
 
 --- Vary (Region): action Inpaint, wait for MODAL, then submit the mask and prompt.
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam string mask PNG mask (data URI or raw base64), white = repaint
 -- @tparam string prompt
@@ -239,6 +246,7 @@ end
 
 --- Custom Zoom: action CustomZoom, wait for MODAL, then submit the prompt
 -- (which should end with `--zoom <1..2>`).
+-- @param self the client
 -- @param task a Task or task id
 -- @tparam string prompt
 -- @tparam[opt] table opts

@@ -179,6 +179,7 @@ local function wait(self, id_or_task, opts)
 end
 
 --- Wait for a task to finish. Blocks, or yields in a scheduler coroutine.
+-- @param self the client
 -- @tparam string|number|table id_or_task a task id or a Task (a done Task
 --   returns at once)
 -- @tparam[opt] table opts `timeout` (600 s), `interval` (3 s), `first_delay`
@@ -197,6 +198,7 @@ end
 
 --- Wait for many tasks, polling them together with list-by-condition (ids
 -- missing from an answer are re-checked with fetch). Blocks, or yields.
+-- @param self the client
 -- @tparam table ids list of task ids or Tasks
 -- @tparam[opt] table opts as for `wait`, plus `batch` (ids per list request, 50)
 -- @treturn table results by id: the Task for ids that reached SUCCESS or MODAL
