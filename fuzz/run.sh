@@ -7,7 +7,7 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
-secs=${1:-20}
+secs=${1:-${MJ_FUZZ_SECONDS:-20}}
 [ $# -gt 0 ] && shift
 targets=${*:-"json quote retry_after progress classify"}
 CC=${FUZZ_CC:-clang}
