@@ -14,10 +14,14 @@ for lua in $luas; do
   [ -n "$MJ_EXCLUDE_TAGS" ] && extra="--exclude-tags=$MJ_EXCLUDE_TAGS"
   log=$(mktemp)
   echo "== busted under $lua"
-  LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;" \
-  LUA_CPATH="$root/${MJ_BUILD_DIR:-build/$lua}/?.so;;" \
-  MJ_TEST_LUA="$lua" \
-    timeout 900 "$lua" /usr/bin/busted --lua="$lua" -o utfTerminal $extra "$@" 2>&1 | tee "$log"
+  {
+    LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;" \
+    LUA_CPATH="$root/${MJ_BUILD_DIR:-build/$lua}/?.so;;" \
+    MJ_TEST_LUA="$lua" \
+      timeout 1200 $MJ_TEST_WRAPPER "$lua" /usr/bin/busted --lua="$lua" -o utfTerminal $extra "$@" 2>&1
+    echo $? > "$log.rc"
+  } | tee "$log"
+  rc=$(cat "$log.rc" 2>/dev/null || echo 1)
   line=$(grep -aE '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -1)
   if [ -z "$line" ]; then
     echo "busted under $lua printed no summary (crash or timeout)"; total_fail=$((total_fail + 1)); status=1
@@ -27,8 +31,13 @@ for lua in $luas; do
     e=$(echo "$line" | grep -oE '[0-9]+ error' | grep -oE '[0-9]+')
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f + e))
     [ $((f + e)) -gt 0 ] && status=1
+    if [ "$rc" != 0 ] && [ $((f + e)) -eq 0 ]; then
+      # busted itself passed everything, yet the process failed (a sanitizer or valgrind report)
+      echo "busted under $lua exited with status $rc after its specs passed"
+      total_fail=$((total_fail + 1)); status=1
+    fi
   fi
-  rm -f "$log"
+  rm -f "$log" "$log.rc"
 done
 echo "$total_pass passed, $total_fail failed"
 exit $status
