@@ -10,6 +10,7 @@
 -- mode: write frame counts to FILE and quit once the image has been shown),
 -- --timeout SECONDS (test mode watchdog, default 30), --blocking 1 (control: run the
 -- job with `mj.run` inside one frame, freezing the game, to show the difference).
+-- MJ_LOVE_SCREENSHOT=FILE.png saves one frame showing the image there (`make screenshots`).
 
 -- Test mode: an error (even while loading) writes it to the result file and quits,
 -- instead of LÖVE's error screen waiting for a key.
@@ -197,6 +198,15 @@ function love.update(dt)
     on_done(mj.run(job))
   end
   driver.update()
+  local shot = os.getenv("MJ_LOVE_SCREENSHOT")
+  if shot and state.drawn_with_image == 3 then
+    -- captured at the end of the next frame's draw
+    love.graphics.captureScreenshot(function(data)
+      local f = assert(io.open(shot, "wb"))
+      f:write(data:encode("png"):getString())
+      f:close()
+    end)
+  end
   if opts.result then
     if state.error then quit(1)
     elseif state.drawn_with_image >= 10 then quit(0)
