@@ -32,7 +32,7 @@ HDR     := $(wildcard src/*.h)
 CORE_SO := $(BUILD_DIR)/midjourney/core.so
 LUA_SRC := $(shell find lua/midjourney -name '*.lua' 2>/dev/null | sort)
 
-.PHONY: all deps test test-fast lint doc demo bench install uninstall clean fuzz valgrind sanitize
+.PHONY: all deps test test-fast lint doc demo bench install uninstall clean fuzz valgrind sanitize screenshots
 
 all: $(CORE_SO)
 
@@ -80,9 +80,24 @@ sanitize:
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  sh scripts/test.sh
 
+# The whole suite (Lua 5.4) under valgrind memcheck: any error or definite leak fails.
+valgrind:
+	@sh scripts/deps.sh test
+	@$(MAKE) --no-print-directory LUA=lua5.4 all
+	@MJ_TEST_LUAS=lua5.4 MJ_EXCLUDE_TAGS=once,nosanitize \
+	  MJ_TEST_WRAPPER="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	  sh scripts/test.sh
+
 fuzz:
 	@sh scripts/deps.sh fuzz
 	@sh fuzz/run.sh
+
+# The README's pictures: docs/img/cli.png (mj's live bars) and docs/img/love.png (the example game).
+screenshots:
+	@sh scripts/deps.sh screenshots
+	@$(MAKE) --no-print-directory LUA=lua5.4 all
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@sh scripts/screenshots.sh
 
 install: $(CORE_SO)
 	install -d $(DESTDIR)$(LUA_LIBDIR)/midjourney $(DESTDIR)$(LUA_SHAREDIR) $(DESTDIR)$(BINDIR)

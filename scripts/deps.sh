@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian/Ubuntu packages a make target needs, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-# Usage: sh scripts/deps.sh test|demo|lint|doc|bench|fuzz
+# Usage: sh scripts/deps.sh test|demo|lint|doc|bench|fuzz|screenshots
 set -e
 what=${1:-test}
 pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson libcurl4-openssl-dev lua-busted lua-socket pkg-config gcc make"
@@ -10,7 +10,8 @@ case $what in
   demo) ;;
   lint) pkgs="$pkgs lua-check clang-format cppcheck luarocks" ;;
   doc) pkgs="$pkgs lua-ldoc lua-markdown" ;;
-  bench) pkgs="$pkgs nginx valgrind lua-curl curl" ;;
+  bench) pkgs="$pkgs nginx libnginx-mod-http-js valgrind lua-curl lua-http lua-cqueues time curl" ;;
+  screenshots) pkgs="$pkgs love xvfb xterm imagemagick pngquant fonts-dejavu-core" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 esac
 missing=""

@@ -140,4 +140,40 @@ describe("scheduler", function()
     assert.has_error(function() mj.sleep("1") end)
     assert.has_error(function() mj.step("0") end)
   end)
+
+  it("join waits for handles, yielding inside a coroutine and blocking outside", function()
+    local a = mj.spawn(function() mj.sleep(0.03); return "a" end)
+    local b = mj.spawn(function() mj.sleep(0.01); return "b" end)
+    local order = mj.run(function()
+      mj.join { a, b }
+      return a:status() .. "," .. b:status()
+    end)
+    assert.are.equal("done,done", order)
+    local c = mj.spawn(function() mj.sleep(0.02); return "c" end)
+    mj.join { c }
+    assert.are.equal("c", (c:result()))
+    assert.has_error(function() mj.join { {} } end)
+  end)
+
+  it("a step spends about its budget resuming coroutines and leaves the rest for the next", function()
+    local function busy()
+      local t = core.now() + 0.0005
+      while core.now() < t do end
+    end
+    local done = 0
+    for _ = 1, 100 do mj.spawn(function() busy(); done = done + 1 end) end
+    mj.step(0)
+    assert.is_true(done < 50, "one step resumed " .. done .. " coroutines")
+    local deadline = core.now() + 5
+    while done < 100 and core.now() < deadline do mj.step(0) end
+    assert.are.equal(100, done)
+    -- without a budget, one step resumes them all
+    mj.configure { step_budget = false }
+    done = 0
+    for _ = 1, 20 do mj.spawn(function() busy(); done = done + 1 end) end
+    mj.step(0)
+    mj.configure { step_budget = 0.001 }
+    assert.are.equal(20, done)
+    assert.has_error(function() mj.configure { step_budget = "x" } end)
+  end)
 end)

@@ -44,6 +44,11 @@ M.run = scheduler.run
 -- @function sleep
 M.sleep = scheduler.sleep
 
+--- Waits until every handle of a list has finished: yields inside a coroutine,
+-- blocks outside one.
+-- @function join
+M.join = scheduler.join
+
 --- True when transfers, ready coroutines or timers are pending. Neither blocks nor yields.
 -- @function busy
 M.busy = scheduler.busy

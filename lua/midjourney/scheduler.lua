@@ -25,6 +25,7 @@ local heap = {}            -- timers: { at = seconds, handle = h, seq = n }, a b
 local timer_seq = 0
 local live = 0             -- coroutines neither finished nor cancelled
 local current              -- the handle whose coroutine is running now
+local step_budget = 0.001  -- seconds of resuming per step before the rest waits for the next step
 
 local CANCELLED_MESSAGE = "the operation was cancelled"
 
@@ -79,6 +80,19 @@ local function make_ready(h, ...)
   ready_args[h] = { n = select("#", ...), ... }
 end
 
+local function wake_joiners(h)
+  local js = h.joiners
+  if not js then return end
+  h.joiners = nil
+  for i = 1, #js do
+    local j = js[i]
+    if j.suspended then
+      j.suspended = nil
+      make_ready(j)
+    end
+  end
+end
+
 local function cancelled_record(id)
   return { id = id, status = 0, error = CANCELLED_MESSAGE, error_kind = "cancelled", sent = false, time = 0, size = 0 }
 end
@@ -113,6 +127,7 @@ function Handle:cancel()
     self.state = "cancelled"
     live = live - 1
     if ready_args[self] then ready_args[self] = nil end
+    wake_joiners(self)
     return true
   end
   if self.state ~= "running" then return false end
@@ -149,6 +164,7 @@ local function finish(h, ok, ...)
     h.err = ...
     if h.on_error then pcall(h.on_error, h.err) end
   end
+  wake_joiners(h)
 end
 
 local function resume(h)
@@ -172,11 +188,23 @@ function M.engine()
   return engine_obj
 end
 
---- Sets engine options before first use (`max_host_connections`, `max_connections`).
+--- Sets options: engine options before first use (`max_host_connections`,
+-- `max_connections`), and `step_budget`: seconds a `step` may spend resuming
+-- coroutines before it leaves the rest for the next step (default 0.001; `false`
+-- resumes every ready coroutine in one step). Neither blocks nor yields.
 -- @tparam table opts
 function M.configure(opts)
-  assert(type(opts) == "table", "configure: opts must be a table")
-  for k, v in pairs(opts) do engine_opts[k] = v end
+  if type(opts) ~= "table" then error("configure: opts must be a table", 2) end
+  for k, v in pairs(opts) do
+    if k == "step_budget" then
+      if v ~= false and (type(v) ~= "number" or v ~= v or v < 0) then
+        error("configure: step_budget must be a non-negative number or false", 2)
+      end
+      step_budget = v
+    else
+      engine_opts[k] = v
+    end
+  end
 end
 
 local function dispatch(records)
@@ -335,8 +363,45 @@ function M.step(timeout)
   fire_timers(now())
   local batch = ready
   ready = {}
-  for i = 1, #batch do resume(batch[i]) end
+  local started = step_budget and now()
+  for i = 1, #batch do
+    resume(batch[i])
+    if started and i < #batch and now() - started > step_budget then
+      -- over budget: the rest go first at the next step (a host frame stays short)
+      local rest = {}
+      for j = i + 1, #batch do rest[#rest + 1] = batch[j] end
+      for j = 1, #ready do rest[#rest + 1] = ready[j] end
+      ready = rest
+      break
+    end
+  end
   return live
+end
+
+--- Waits until every handle in `handles` has finished (done, failed or cancelled).
+-- Yields inside a scheduler coroutine; blocks (stepping) outside one.
+-- @tparam table handles a list of handles from `spawn`
+-- @treturn table the same list
+function M.join(handles)
+  if type(handles) ~= "table" then error("join: handles must be a list of handles", 2) end
+  for i = 1, #handles do
+    if getmetatable(handles[i]) ~= Handle then error("join: handles[" .. i .. "] is not a handle", 2) end
+  end
+  local me = M.current()
+  for i = 1, #handles do
+    local h = handles[i]
+    while h.state == "pending" or h.state == "running" do
+      if me then
+        if me.cancelled then return handles end
+        h.joiners = h.joiners or {}
+        h.joiners[#h.joiners + 1] = me
+        M.suspend()
+      else
+        M.step(0.05)
+      end
+    end
+  end
+  return handles
 end
 
 --- True when anything is pending: transfers in flight, coroutines ready, or timers.
