@@ -71,7 +71,10 @@ end
 --   `base_url` (else env COMETAPI_BASE_URL, else https://api.cometapi.com),
 --   `mode` (`"turbo"`, `"fast"`, `"relax"`: path prefix `/mj-<mode>`),
 --   `timeout` (per request, default 60 s), `submit_timeout` (default 120 s),
---   `connect_timeout` (default 10 s), `deadline` (per operation including
+--   `connect_timeout` (default 10 s), `low_speed_time` (abort a transfer
+--   that moves less than 1 byte/s for this long, waiting for the first byte
+--   included; API calls default to their request timeout so a slow upstream
+--   is not cut early, downloads to 30 s), `deadline` (per operation including
 --   retries and sleeps; default `2 * timeout + 10`), `max_retries` (2),
 --   `retry_base` (0.5), `retry_cap` (8), `max_retry_after` (60),
 --   `max_body` (JSON bodies, 32 MiB), `max_download` (downloads, 512 MiB),
@@ -95,7 +98,12 @@ function M.new(opts)
     if key:find("[%c\127]") then error("mj.new: option 'api_key' contains control characters", 2) end
     if key == "" then key = nil end
   end
-  if key then errors.register_secret(key) end
+  if key then
+    errors.register_secret(key)
+    -- gateways echo the token without its "sk-" prefix
+    local bare = key:match("^[Ss][Kk]%-(.+)$")
+    if bare and #bare >= 8 then errors.register_secret(bare) end
+  end
   local base = opts.base_url
   if base == nil then
     base = os.getenv("COMETAPI_BASE_URL")
@@ -125,6 +133,7 @@ function M.new(opts)
     timeout = timeout,
     submit_timeout = opt_number(opts, "submit_timeout", math.max(timeout, 120)),
     connect_timeout = opt_number(opts, "connect_timeout", 10),
+    low_speed_time = opt_number(opts, "low_speed_time", nil),
     deadline = opt_number(opts, "deadline", 2 * timeout + 10),
     max_body = opt_number(opts, "max_body", 32 * 1024 * 1024),
     max_download = opt_number(opts, "max_download", 512 * 1024 * 1024),
@@ -253,7 +262,7 @@ local function response_error(rec, info, what)
   end
 end
 
-local function transport_error(rec, submit)
+local function transport_error(rec, submit, max_body)
   local kind = rec.error_kind == "timeout" and "timeout" or "transport"
   if rec.error_kind == "cancelled" then
     return errors.new { kind = "cancelled", message = "the operation was cancelled" }
@@ -261,6 +270,8 @@ local function transport_error(rec, submit)
   local msg = rec.error or "transport failure"
   if rec.error_kind == "tls" then
     msg = msg .. " (set the ca_file or ca_path option to trust another CA)"
+  elseif rec.error_kind == "too_large" then
+    msg = msg .. " (max_body = " .. tostring(max_body) .. " bytes)"
   end
   if submit and rec.sent ~= false then
     return errors.new { kind = "maybe_accepted", cause = kind, retryable = false,
@@ -270,7 +281,9 @@ local function transport_error(rec, submit)
     error_kind = rec.error_kind, curl_code = rec.curl_code }
 end
 
-local function headers_for(self, with_body)
+local header_cache = setmetatable({}, { __mode = "k" }) -- client -> { get = {...}, post = {...} }
+
+local function build_headers(self, with_body)
   local h = {
     "Authorization: Bearer " .. self._key(),
     "Accept: application/json",
@@ -278,6 +291,22 @@ local function headers_for(self, with_body)
   }
   if with_body then h[#h + 1] = "Content-Type: application/json" end
   for _, x in ipairs(self.extra_headers or {}) do h[#h + 1] = x end
+  return h
+end
+
+-- The header lists never change for a client: build them once (the engine copies them).
+local function headers_for(self, with_body)
+  local c = header_cache[self]
+  if not c then
+    c = {}
+    header_cache[self] = c
+  end
+  local k = with_body and "post" or "get"
+  local h = c[k]
+  if not h then
+    h = build_headers(self, with_body)
+    c[k] = h
+  end
   return h
 end
 
@@ -289,7 +318,7 @@ end
 -- One HTTP exchange with retries.
 -- `class` is "read" or "submit"; `interpret(rec, info)` returns
 -- `value, extra` on success or `nil, err, retry_ok`.
-local function call(self, class, method, path, body, interpret, opts)
+local function call(self, class, method, path, body, interpret, opts, fast)
   if not self._key then return nil, no_key_error() end
   opts = opts or {}
   local t0 = now()
@@ -309,7 +338,11 @@ local function call(self, class, method, path, body, interpret, opts)
       timeout = math.min(timeout, left), connect_timeout = math.min(self.connect_timeout, left),
       max_body = self.max_body, follow = false, verify = self.verify,
       ca_file = self.ca_file, ca_path = self.ca_path,
-      low_speed_limit = 1, low_speed_time = math.min(30, math.max(1, math.floor(timeout))),
+      -- libcurl's low-speed check also runs while waiting for the first byte:
+      -- by default it must not fire before the request timeout (image-seed and
+      -- submits may legitimately think for a minute)
+      low_speed_limit = 1,
+      low_speed_time = math.max(1, math.ceil(math.min(self.low_speed_time or timeout, timeout))),
       -- a submit must not ride a reused keep-alive connection: libcurl silently
       -- resends a request whose reused connection died without an answer
       fresh_connect = class == "submit" or nil,
@@ -323,10 +356,15 @@ local function call(self, class, method, path, body, interpret, opts)
     local value, extra, retryable
     if rec.error then
       if rec.error_kind == "cancelled" then return nil, transport_error(rec) end
-      extra = transport_error(rec, class == "submit")
+      extra = transport_error(rec, class == "submit", self.max_body)
       if class == "submit" then retryable = retry.submit_retryable(rec)
       else retryable = retry.read_retryable(rec) end
     else
+      -- the poll path: a 200 whose body is what we want skips the error classification
+      if fast and rec.status == 200 then
+        local v = fast(rec)
+        if v ~= nil then return v end
+      end
       local info = classify(rec.status, rec.body)
       value, extra, retryable = interpret(rec, info)
       if value ~= nil then return value, extra end
@@ -584,6 +622,13 @@ local function fetch_interpret(rec, info)
   return nil, response_error(rec, info, "fetch")
 end
 
+-- A 200 with a task object that has an id: one scan, no classification.
+local function fetch_fast(rec)
+  local t = task_mod.from_json(rec.body or "")
+  if t and t.id ~= nil then return t end
+  return nil
+end
+
 local function id_arg(name, v, argname)
   if type(v) == "table" then
     local ok, id = pcall(function() return v.id end)
@@ -617,19 +662,37 @@ function methods:fetch(id, opts)
   local sid, err = id_arg("fetch", id, "id")
   if not sid then return nil, err end
   return call(self, "read", "GET", path(self, "/mj/task/" .. encode_id(sid) .. "/fetch"), nil,
-    fetch_interpret, call_opts(opts))
+    fetch_interpret, call_opts(opts), fetch_fast)
+end
+
+-- The tasks of a list answer, lazily: each element's top-level fields come from the
+-- C scanner and the element's text is decoded only when a caller reads more.
+local function list_items(body)
+  if core.scan_json then
+    local info = core.scan_json(body or "")
+    if info and info.type == "array" then
+      local out = {}
+      for i, item in ipairs(info.items or {}) do
+        if item.type == "object" then out[#out + 1] = task_mod.from_scan(item.fields or {}, item.raw) end
+        if i > 100000 then break end
+      end
+      return out
+    end
+    if info and info.type == "null" then return json.null end
+  end
+  return json.decode(body)
 end
 
 local function list_interpret(rec, info)
   local status = rec.status
   if status >= 200 and status < 300 then
     if info.shape == "empty" then return {} end
-    local v = json.decode(rec.body)
+    local v = list_items(rec.body)
     if type(v) == "table" and (v[1] ~= nil or next(v) == nil) then
       local out, index = {}, {}
       for _, x in ipairs(v) do
         if type(x) == "table" then
-          local t = task_mod.new(x)
+          local t = getmetatable(x) and x or task_mod.new(x)
           local id = t.id
           if id ~= nil then
             if index[id] then

@@ -43,7 +43,8 @@ function M.install(methods, env)
   --   `opts.index` for `imageUrls[i]`/`videoUrls[i]`) or an http(s) URL
   -- @tparam string path destination file
   -- @tparam[opt] table opts `max_bytes` (client `max_download`), `timeout`
-  --   (300 s), `deadline`, `content_types` (list of accepted prefixes,
+  --   (300 s), `low_speed_time` (client option, else 30 s: abort a stalled
+  --   transfer), `deadline`, `content_types` (list of accepted prefixes,
   --   default `{"image/", "video/"}`), `video`, `index`
   -- @treturn[1] string path
   -- @treturn[1] table info `{size=, content_type=, url=}` (url redacted)
@@ -87,9 +88,14 @@ function M.install(methods, env)
         file = part, follow = true,
         max_body = opts.max_bytes or self.max_download,
         timeout = math.min(timeout, left), connect_timeout = math.min(self.connect_timeout, left),
-        low_speed_limit = 1, low_speed_time = 30,
+        low_speed_limit = 1, low_speed_time = opts.low_speed_time or self.low_speed_time or 30,
         verify = self.verify, ca_file = self.ca_file, ca_path = self.ca_path,
       }
+      if self.log then
+        -- the URL goes through errors.redact_url in the logger: no query string
+        self.log("debug", { event = "download", method = "GET", path = url, status = rec.status,
+          attempt = attempt, time = rec.time, request_id = rec.request_id, error = rec.error_kind })
+      end
       local err
       if rec.error then
         if rec.error_kind == "cancelled" then

@@ -138,8 +138,8 @@ end
 --- Make an error object. Neither blocks nor yields.
 -- @tparam table fields at least `kind` (one of `errors.kinds`) and `message`;
 --   any other field is kept (`status`, `code`, `description`, `retryable`,
---   `request_id`, `task`, `retry_after`, `cause`, ...). String fields
---   `message`, `description` and `cause` are redacted.
+--   `request_id`, `task`, `retry_after`, `cause`, ...). Every string field
+--   (not `kind`) is redacted.
 -- @treturn table the error, with `__tostring`
 -- @raise when `fields` is not a table or `kind` is unknown
 function M.new(fields)
@@ -152,8 +152,10 @@ function M.new(fields)
   local e = {}
   for k, v in pairs(fields) do e[k] = v end
   e.message = M.redact(e.message ~= nil and tostring(e.message) or labels[e.kind])
-  if type(e.description) == "string" then e.description = M.redact(e.description) end
-  if type(e.cause) == "string" then e.cause = M.redact(e.cause) end
+  -- every string field: servers echo tokens in descriptions, request ids, types...
+  for k, v in pairs(e) do
+    if type(v) == "string" and k ~= "kind" then e[k] = M.redact(v) end
+  end
   if e.retryable == nil then e.retryable = false end
   return setmetatable(e, Error)
 end
