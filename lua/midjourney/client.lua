@@ -672,9 +672,8 @@ local function list_items(body)
     local info = core.scan_json(body or "")
     if info and info.type == "array" then
       local out = {}
-      for i, item in ipairs(info.items or {}) do
+      for _, item in ipairs(info.items or {}) do
         if item.type == "object" then out[#out + 1] = task_mod.from_scan(item.fields or {}, item.raw) end
-        if i > 100000 then break end
       end
       return out
     end

@@ -97,6 +97,19 @@ function M.new(t)
   return setmetatable(t, Task)
 end
 
+--- Build a Task lazily from the top-level fields `core.scan_json` gave for one task
+-- object and that object's JSON text (the table `fields` is adopted).
+-- @tparam table fields
+-- @tparam string body
+-- @treturn Task
+function M.from_scan(fields, body)
+  fields.buttons = nil -- always a list: built by the full decode
+  local id = fields.id
+  if id ~= nil and type(id) ~= "string" then fields.id = id_string(id) end
+  fields["\0body"] = body
+  return setmetatable(fields, Task)
+end
+
 --- Build a Task from a JSON object text, lazily (see the module doc).
 -- @tparam string body JSON text of one task object
 -- @treturn[1] Task
@@ -108,12 +121,7 @@ function M.from_json(body)
     local info, err = core.scan_json(body)
     if not info then return nil, err end
     if info.type ~= "object" then return nil, "expected a JSON object, got " .. tostring(info.type) end
-    local t = {}
-    for k, v in pairs(info.fields or {}) do t[k] = v end
-    t.buttons = nil -- always a list: built by the full decode
-    if t.id ~= nil then t.id = id_string(t.id) end
-    t["\0body"] = body
-    return setmetatable(t, Task)
+    return M.from_scan(info.fields or {}, body)
   end
   local v, err = json.decode(body)
   if v == nil then return nil, err end
