@@ -461,6 +461,35 @@ describe("adversarial #sim", function()
     end)
   end)
 
+  describe("downloads", function()
+    it("a huge download is cut at max_bytes and leaves no file behind", function()
+      local c = client()
+      local path = os.tmpname()
+      os.remove(path)
+      sim:faults { { route = "image", kind = "huge_body", bytes = 64 * 1024 * 1024 } }
+      local p, err = c:download(sim.url .. "/mj/image/" .. ID, path, { max_bytes = 64 * 1024 })
+      assert.is_nil(p)
+      assert.are.equal("transport", err.kind)
+      assert.are.equal("too_large", err.error_kind)
+      assert.truthy(err.message:find("max_bytes", 1, true))
+      assert.is_nil(io.open(path))
+      assert.is_nil(io.open(path .. ".part"))
+      assert.are.equal(1, count("image"))
+    end)
+
+    it("an HTML page instead of an image is refused (decode) and removed", function()
+      local c = client()
+      local path = os.tmpname()
+      os.remove(path)
+      sim:faults { { route = "image", kind = "html" } }
+      local p, err = c:download(sim.url .. "/mj/image/" .. ID, path)
+      assert.is_nil(p)
+      assert.are.equal("decode", err.kind)
+      assert.is_nil(io.open(path))
+      assert.is_nil(io.open(path .. ".part"))
+    end)
+  end)
+
   -- ------------------------------------------------------------ envelope codes
 
   describe("codes with HTTP 200", function()

@@ -103,9 +103,10 @@ function M.install(methods, env)
           return nil, errors.new { kind = "cancelled", message = "the operation was cancelled" }
         end
         local kind = rec.error_kind == "timeout" and "timeout" or "transport"
-        if rec.error_kind == "too_large" then kind = "http" end
+        local limit = rec.error_kind == "too_large"
+          and (", max_bytes = " .. tostring(opts.max_bytes or self.max_download) .. " bytes") or ""
         err = errors.new { kind = kind,
-          message = (rec.error or "transport failure") .. " (" .. errors.redact_url(url) .. ")",
+          message = (rec.error or "transport failure") .. " (" .. errors.redact_url(url) .. limit .. ")",
           error_kind = rec.error_kind, retryable = retry.read_retryable(rec) }
       elseif rec.status < 200 or rec.status >= 300 then
         local f = io.open(part, "rb")
