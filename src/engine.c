@@ -2,6 +2,7 @@
  * handed back to Lua as plain records. curl callbacks only fill C buffers. */
 #include <curl/curl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,7 +302,13 @@ static int engine_request(lua_State *L) {
   is_post = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
 
   headers = build_headers(L, 2, is_post);
-  t = calloc(1, sizeof *t);
+  t = malloc(sizeof *t); /* not calloc: the header buffers are large and only need a NUL */
+  if (t) {
+    memset(t, 0, offsetof(transfer, content_type));
+    t->content_type[0] = t->retry_after[0] = t->retry_after_ms[0] = t->request_id[0] = '\0';
+    t->location[0] = t->errbuf[0] = '\0';
+    t->prev = t->next = NULL;
+  }
   h = t ? take_easy(e) : NULL;
   if (!t || !h || (file && !(t->file_path = strdup(file)))) {
     curl_slist_free_all(headers);
