@@ -26,7 +26,7 @@ local labels = {
   transport = "transport error", timeout = "timeout", http = "HTTP error",
   api = "api error", decode = "decode error", not_found = "not found",
   task_failed = "task failed", cancelled = "cancelled",
-  maybe_accepted = "submit may have been accepted", invalid = "invalid request",
+  maybe_accepted = "submit outcome unknown", invalid = "invalid request",
   rate_limited = "rate limited",
 }
 
