@@ -3,6 +3,7 @@
 -- whole file runs in seconds. Sleeps are recorded (not slept) where the policy is what is
 -- under test, and real where the deadline is.
 local simulator = require("spec.helpers.simulator")
+local clients = require("spec.helpers.client")
 local mj = require("midjourney")
 local core = require("midjourney.core")
 local scheduler = require("midjourney.scheduler")
@@ -35,24 +36,14 @@ local function assert_no_key(v, what)
 end
 
 describe("adversarial #sim", function()
-  local sim, other
-  setup(function()
-    sim = simulator.start { speed = 400, seed = 7, key = KEY }
-    -- a second server standing for "another host": it must never see a request
-    other = simulator.start { speed = 400, seed = 8, key = false }
-  end)
-  teardown(function() sim:stop(); other:stop() end)
-  before_each(function() sim:reset(); other:reset() end)
+  local sim = simulator.for_block { speed = 400, seed = 7, key = KEY }
+  -- a second server standing for "another host": it must never see a request
+  local other = simulator.for_block { speed = 400, seed = 8, key = false }
+  local new_client = clients.factory(sim, { timeout = 2, connect_timeout = 1, retry_base = 0.01, retry_cap = 0.05 })
 
   local sleeps, lines
   local function client(o)
     o = o or {}
-    o.api_key = o.api_key or KEY
-    o.base_url = o.base_url or sim.url
-    o.timeout = o.timeout or 2
-    o.connect_timeout = o.connect_timeout or 1
-    o.retry_base = o.retry_base or 0.01
-    o.retry_cap = o.retry_cap or 0.05
     lines = {}
     o.logger = o.logger or function(level, line, fields) lines[#lines + 1] = { level, line, fields } end
     if o.record_sleeps then
@@ -60,9 +51,9 @@ describe("adversarial #sim", function()
       o.sleep = function(s) sleeps[#sleeps + 1] = s end
       o.record_sleeps = nil
     end
-    return mj.new(o)
+    return new_client(o)
   end
-  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+  local function count(route) return sim:count(route) end
   local function quick_wait(c, id, o)
     o = o or {}
     o.first_delay = o.first_delay or 0

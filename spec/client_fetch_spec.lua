@@ -1,20 +1,12 @@
 -- fetch, list, image_seed against the real simulator: shapes, not_found, exact ids.
 local simulator = require("spec.helpers.simulator")
+local clients = require("spec.helpers.client")
 local mj = require("midjourney")
 
 describe("client reads #sim", function()
-  local sim
-  setup(function() sim = simulator.start { speed = 200, seed = 1, key = "sk-test" } end)
-  teardown(function() sim:stop() end)
-  before_each(function() sim:reset() end)
-
-  local function client(o)
-    o = o or {}
-    o.api_key = o.api_key or sim.key
-    o.base_url = sim.url
-    return mj.new(o)
-  end
-  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
+  local client = clients.factory(sim)
+  local function count(route) return sim:count(route) end
 
   it("fetch returns a Task with wire fields and methods", function()
     local c = client()

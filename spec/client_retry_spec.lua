@@ -1,24 +1,20 @@
 -- Retry policy against the simulator, counted with sim:stats().
 local simulator = require("spec.helpers.simulator")
-local mj = require("midjourney")
+local clients = require("spec.helpers.client")
 
 describe("client retries #sim", function()
-  local sim
-  setup(function() sim = simulator.start { speed = 200, seed = 1, key = "sk-test" } end)
-  teardown(function() sim:stop() end)
-  before_each(function() sim:reset() end)
+  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
+  local new_client = clients.factory(sim)
 
   local sleeps
   local function client(o)
     o = o or {}
-    o.api_key = o.api_key or sim.key
-    o.base_url = o.base_url or sim.url
     sleeps = {}
     -- record the backoff and do not actually wait: the policy decides, the test counts
     o.sleep = function(s) sleeps[#sleeps + 1] = s end
-    return mj.new(o)
+    return new_client(o)
   end
-  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+  local function count(route) return sim:count(route) end
 
   it("a 502 on fetch is retried", function()
     local c = client()

@@ -1,23 +1,15 @@
 -- Submit endpoints, codes and error shapes, against the real simulator.
 local simulator = require("spec.helpers.simulator")
+local clients = require("spec.helpers.client")
 local mj = require("midjourney")
 
 local PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
   .. "hKmMIQAAAABJRU5ErkJggg=="
 
 describe("client submits #sim", function()
-  local sim
-  setup(function() sim = simulator.start { speed = 200, seed = 1, key = "sk-test" } end)
-  teardown(function() sim:stop() end)
-  before_each(function() sim:reset() end)
-
-  local function client(o)
-    o = o or {}
-    if o.api_key == nil then o.api_key = sim.key end
-    o.base_url = sim.url
-    return mj.new(o)
-  end
-  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
+  local client = clients.factory(sim)
+  local function count(route) return sim:count(route) end
 
   it("imagine returns a string id and the envelope", function()
     local id, env = client():imagine("a paper boat at sunrise --v 6.1")

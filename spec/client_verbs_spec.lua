@@ -6,15 +6,11 @@ local MASK = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ
   .. "hKmMIQAAAABJRU5ErkJggg=="
 
 describe("client verbs #sim", function()
-  local sim, c
+  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
+  local c
   local fast = { first_delay = 0, interval = 0.05 }
-  setup(function()
-    sim = simulator.start { speed = 200, seed = 1, key = "sk-test" }
-    c = mj.new { api_key = sim.key, base_url = sim.url }
-  end)
-  teardown(function() sim:stop() end)
-  before_each(function() sim:reset() end)
-  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+  setup(function() c = mj.new { api_key = sim.key, base_url = sim.url } end)
+  local function count(route) return sim:count(route) end
   local function w(extra)
     local o = { wait = true }
     for k, v in pairs(fast) do o[k] = v end

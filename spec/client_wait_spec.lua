@@ -1,20 +1,12 @@
 -- wait and wait_all against the simulator.
 local simulator = require("spec.helpers.simulator")
+local clients = require("spec.helpers.client")
 local mj = require("midjourney")
 
 describe("client:wait #sim", function()
-  local sim
-  setup(function() sim = simulator.start { speed = 200, seed = 1, key = "sk-test" } end)
-  teardown(function() sim:stop() end)
-  before_each(function() sim:reset() end)
-
-  local function client(o)
-    o = o or {}
-    o.api_key = o.api_key or sim.key
-    o.base_url = sim.url
-    return mj.new(o)
-  end
-  local function count(route) return (sim:stats().routes or {})[route] or 0 end
+  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
+  local client = clients.factory(sim)
+  local function count(route) return sim:count(route) end
   local fast = { first_delay = 0, interval = 0.05 }
   local function with(extra)
     local o = {}

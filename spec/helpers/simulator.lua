@@ -1,8 +1,10 @@
 --- Test helper: start `bin/mj-simulator` as a separate process on a free loopback port.
 --
 --     local sim = require("spec.helpers.simulator").start{ speed = 200, seed = 1, key = "sk-test" }
---     -- sim.url, sim.key, sim:stats(), sim:faults{...}, sim:reset(), sim:task(id, patch),
---     -- sim:request(method, path, body, headers), sim:stop()
+--     -- sim.url, sim.key, sim:stats(), sim:count(route), sim:faults{...}, sim:reset(),
+--     -- sim:task(id, patch), sim:request(method, path, body, headers), sim:stop()
+--
+-- Inside a `describe`, `for_block(opts)` does the setup/teardown/before_each for you.
 --
 -- The interpreter is $MJ_SIM_LUA (default "lua5.4"). The process exits by itself when the
 -- test process is gone (--watch-pid), so a crashed spec leaves no simulator behind.
@@ -52,12 +54,8 @@ local function alive(pid)
   return not s:match("^%d+ %b() [ZX]")
 end
 
---- Start a simulator process and wait (bounded) for its URL. Blocks up to `opts.timeout` (10 s).
--- @param opts {speed=200, seed=nil, key="sk-test" (false: accept any key), faults={...}, args={extra CLI args},
---   host=, lua=, timeout=10, log=false}
--- @return sim handle (raises on failure)
-function M.start(opts)
-  opts = opts or {}
+-- Starts the process for `opts` and fills the handle `self` in place (url, key, pid, ...).
+local function launch(self, opts)
   local root = root_dir()
   local lua = opts.lua or os.getenv("MJ_SIM_LUA") or "lua5.4"
   local key = opts.key
@@ -99,8 +97,32 @@ function M.start(opts)
     error("mj-simulator did not start: " .. e:sub(1, 500), 2)
   end
   local host, port = url:match("^http://([^:/]+):(%d+)")
-  return setmetatable({ url = url, key = key ~= false and key or nil, pid = pid, host = host,
-    port = tonumber(port), files = { out, err, tmp } }, Sim)
+  self.url, self.key, self.pid, self.host, self.port = url, key ~= false and key or nil, pid, host, tonumber(port)
+  self.files, self.stopped = { out, err, tmp }, nil
+  return self
+end
+
+--- Start a simulator process and wait (bounded) for its URL. Blocks up to `opts.timeout` (10 s).
+-- @param opts {speed=200, seed=nil, key="sk-test" (false: accept any key), faults={...}, args={extra CLI args},
+--   host=, lua=, timeout=10, log=false}
+-- @return sim handle (raises on failure)
+function M.start(opts)
+  return launch(setmetatable({}, Sim), opts or {})
+end
+
+--- A simulator for the enclosing `describe` block: started in its setup, stopped in its
+-- teardown, reset before each test. Call it inside `describe`. Does not block (setup does).
+-- The handle is returned at once and filled in (url, key, ...) when setup runs.
+-- @param opts as for `start`; `reset = false` skips the reset before each test
+-- @return sim handle
+function M.for_block(opts)
+  opts = opts or {}
+  local busted = require("busted")
+  local sim = setmetatable({}, Sim)
+  busted.setup(function() launch(sim, opts) end)
+  busted.teardown(function() if sim.files then sim:stop() end end)
+  if opts.reset ~= false then busted.before_each(function() sim:reset() end) end
+  return sim
 end
 
 --- One HTTP request to the simulator (LuaSocket; a fresh connection). Blocks (5 s timeout).
@@ -149,6 +171,12 @@ end
 -- @return table
 function Sim:stats()
   return control(self, "GET", "/_sim/stats")
+end
+
+--- How many requests reached `route` (e.g. "fetch") since the last reset. Blocks.
+-- @return integer
+function Sim:count(route)
+  return (self:stats().routes or {})[route] or 0
 end
 
 --- Add fault rules. Blocks.
