@@ -5,10 +5,8 @@ local core = require "midjourney.core"
 local simulator = require "spec.helpers.simulator"
 
 describe("coalesced polling", function()
-  local sim
   -- slow jobs (a few seconds at speed 20) so that waits span several poll rounds
-  setup(function() sim = simulator.start { speed = 20, seed = 11, key = "sk-coalesce" } end)
-  teardown(function() if sim then sim:stop() end end)
+  local sim = simulator.for_block { speed = 20, seed = 11, key = "sk-coalesce", reset = false }
 
   it("120 concurrent waits cost at most ceil(120/50) list requests per round and no fetches", function()
     local c = mj.new { api_key = sim.key, base_url = sim.url }

@@ -17,10 +17,7 @@ local function drain(e, want, limit)
 end
 
 describe("core.engine", function()
-  local sim
-  setup(function() sim = simulator.start { speed = 500, seed = 7, key = "sk-engine-test" } end)
-  teardown(function() if sim then sim:stop() end end)
-  before_each(function() sim:reset() end)
+  local sim = simulator.for_block { speed = 500, seed = 7, key = "sk-engine-test" }
 
   it("runs many transfers at once and hands each record back once", function()
     local e = core.engine()

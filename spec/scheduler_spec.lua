@@ -5,10 +5,7 @@ local scheduler = require "midjourney.scheduler"
 local simulator = require "spec.helpers.simulator"
 
 describe("scheduler", function()
-  local sim
-  setup(function() sim = simulator.start { speed = 500, seed = 3, key = "sk-sched-test" } end)
-  teardown(function() if sim then sim:stop() end end)
-  before_each(function() sim:reset() end)
+  local sim = simulator.for_block { speed = 500, seed = 3, key = "sk-sched-test" }
 
   local function get(path, extra)
     local spec = { url = sim.url .. path, timeout = 10, headers = { "Authorization: Bearer " .. sim.key } }
