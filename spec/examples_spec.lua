@@ -6,18 +6,9 @@ local simulator = require "spec.helpers.simulator"
 local ROOT = util.root()
 
 describe("#once examples/concurrent.lua", function()
-  local sim, dir
-
-  setup(function()
-    sim = simulator.start { speed = 200, key = "sk-test" }
-  end)
-  teardown(function()
-    if sim then sim:stop() end
-  end)
-  before_each(function()
-    dir = util.tmpdir()
-    sim:reset()
-  end)
+  local sim = simulator.for_block { speed = 200, key = "sk-test" }
+  local dir
+  before_each(function() dir = util.tmpdir() end)
   after_each(function() util.rmtree(dir) end)
 
   -- Runs the example with no LUA_PATH/LUA_CPATH: it must find lua/ and build/<lua>/ itself.

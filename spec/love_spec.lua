@@ -10,28 +10,14 @@ local function game(sim, dir, extra)
   local result = dir .. "/result.lua"
   local cmd = string.format("xvfb-run -a love %s --url %s --key %s --dir %s %s",
     util.q(ROOT .. "/examples/love"), util.q(sim.url), util.q(sim.key), util.q(dir), extra or "")
-  local rc, log = util.run(cmd, { MJ_LOVE_RESULT = result }, 60, dir .. "/love.log")
-  local res, err = util.result(result)
-  assert(res, string.format("no result from love (exit %d): %s\n%s", rc, tostring(err), log))
-  return res, rc, log
+  return util.run_host("love", cmd, { MJ_LOVE_RESULT = result }, result, dir .. "/love.log")
 end
 
 describe("#once LÖVE driver (example game under xvfb-run)", function()
-  local sim, dir
-
-  setup(function()
-    assert(util.have("love"), "LÖVE is not installed (sh scripts/deps.sh test)")
-    assert(util.have("xvfb-run"), "xvfb-run is not installed (sh scripts/deps.sh test)")
-    assert(io.open(ROOT .. "/build/luajit/midjourney/core.so"), "build the LuaJIT core first: make LUA=luajit")
-    sim = simulator.start { speed = 200, key = "sk-test" }
-  end)
-  teardown(function()
-    if sim then sim:stop() end
-  end)
-  before_each(function()
-    dir = util.tmpdir()
-    sim:reset()
-  end)
+  setup(function() util.need_host { { "love", "LÖVE" }, { "xvfb-run", "xvfb-run" } } end)
+  local sim = simulator.for_block { speed = 200, key = "sk-test" }
+  local dir
+  before_each(function() dir = util.tmpdir() end)
   after_each(function() util.rmtree(dir) end)
 
   it("keeps drawing frames during imagine -> wait -> U1 -> wait -> download, then shows the image", function()

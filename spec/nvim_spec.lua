@@ -10,23 +10,13 @@ local function nvim(script, env, dir)
   -- -u NONE: no user config; -i NONE: no shada; -n: no swap file
   local cmd = string.format("nvim --headless -u NONE -i NONE -n --cmd %s -c %s",
     util.q("set rtp+=" .. ROOT), util.q("luafile " .. ROOT .. "/" .. script))
-  local rc, log = util.run(cmd, env, 60, dir .. "/nvim.log")
-  local res, err = util.result(env.MJ_RESULT)
-  assert(res, string.format("no result from nvim (exit %d): %s\n%s", rc, tostring(err), log))
-  return res, rc, log
+  return util.run_host("nvim", cmd, env, env.MJ_RESULT, dir .. "/nvim.log")
 end
 
 describe("#once Neovim driver (headless nvim)", function()
-  local sim, dir
-
-  setup(function()
-    assert(util.have("nvim"), "neovim is not installed (sh scripts/deps.sh test)")
-    assert(io.open(ROOT .. "/build/luajit/midjourney/core.so"), "build the LuaJIT core first: make LUA=luajit")
-    sim = simulator.start { speed = 200, key = "sk-test" }
-  end)
-  teardown(function()
-    if sim then sim:stop() end
-  end)
+  setup(function() util.need_host { { "nvim", "neovim" } } end)
+  local sim = simulator.for_block { speed = 200, key = "sk-test", reset = false }
+  local dir
   before_each(function() dir = util.tmpdir() end)
   after_each(function() util.rmtree(dir) end)
 

@@ -62,6 +62,33 @@ function M.result(path)
   return t
 end
 
+--- Fails (raises) unless each command of `cmds` is on PATH and the LuaJIT core is built,
+-- which the host programs (Neovim, LÖVE) load. Blocks briefly.
+-- @param cmds list of {command, name shown} pairs
+function M.need_host(cmds)
+  for _, c in ipairs(cmds) do
+    assert(M.have(c[1]), c[2] .. " is not installed (sh scripts/deps.sh test)")
+  end
+  local f = io.open(M.root() .. "/build/luajit/midjourney/core.so")
+  assert(f, "build the LuaJIT core first: make LUA=luajit")
+  f:close()
+end
+
+--- Runs a host program with `run` (60 s at most) and loads the result file it wrote.
+-- Blocks until the program ends.
+-- @param name shown when there is no result
+-- @param cmd shell command
+-- @param env name -> value
+-- @param result path of the result file
+-- @param logfile path of the output log
+-- @return result table, exit code, log text (raises when there is no result)
+function M.run_host(name, cmd, env, result, logfile)
+  local rc, log = M.run(cmd, env, 60, logfile)
+  local res, err = M.result(result)
+  assert(res, string.format("no result from %s (exit %d): %s\n%s", name, rc, tostring(err), log))
+  return res, rc, log
+end
+
 --- Removes a directory tree made by `tmpdir`. Blocks briefly.
 function M.rmtree(dir)
   if dir and dir:match("^/tmp/mj%-spec%.") then os.execute("rm -rf " .. M.q(dir)) end
