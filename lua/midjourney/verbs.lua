@@ -70,13 +70,18 @@ local function opts_arg(name, opts)
   return opts or {}
 end
 
--- Click `families` on the newest `task`; then maybe wait.
-local function click(self, name, task, families, what, opts)
+-- Press the button of `families` on the newest `task`: new id and envelope, or nil, err.
+local function press(self, name, task, families, what, opts)
   local t, err = newest(self, task, name)
   if not t then return nil, err end
   local b = find(t, families)
   if not b then return nil, missing(t, what) end
-  local id, env = self:action(t, { customId = b.customId }, action_opts(opts))
+  return self:action(t, { customId = b.customId }, action_opts(opts))
+end
+
+-- Click `families` on the newest `task`; then maybe wait.
+local function click(self, name, task, families, what, opts)
+  local id, env = press(self, name, task, families, what, opts)
   if not id then return nil, env end
   if opts.wait then return self:wait(id, opts) end
   return id, env
@@ -204,11 +209,7 @@ end
 
 -- action, then wait for MODAL, then the modal answer
 local function modal_flow(self, name, task, families, what, fields, opts)
-  local t, err = newest(self, task, name)
-  if not t then return nil, err end
-  local b = find(t, families)
-  if not b then return nil, missing(t, what) end
-  local id, env = self:action(t, { customId = b.customId }, action_opts(opts))
+  local id, env = press(self, name, task, families, what, opts)
   if not id then return nil, env end
   local m, werr = self:wait(id, {
     timeout = opts.modal_timeout or opts.timeout or 600,
