@@ -57,11 +57,7 @@ M.methods = methods
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 
 local function opt_number(opts, name, default)
-  local v = opts[name]
-  if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v < 0 then
-    error("option '" .. name .. "' must be a non-negative number, got " .. tostring(v), 3)
-  end
+  local v = validate.number_option(opts, name, default, "", 3) -- not a tail call: the level counts this frame
   return v
 end
 

@@ -51,6 +51,24 @@ function M.assert_task_id(id, name)
   return s
 end
 
+--- Option `name` of the table `opts`: `default` when it is nil, else a number >= 0 (not NaN).
+-- Neither blocks nor yields.
+-- @param opts table of options
+-- @param name option name
+-- @param default value when the option is nil (may be nil)
+-- @tparam string what prefix of the message naming the function ("" or "wait: ")
+-- @tparam integer level the error level as the function calling this one counts it
+-- @return the number or `default`
+-- @raise "<what>option '<name>' must be a non-negative number, got <v>"
+function M.number_option(opts, name, default, what, level)
+  local v = opts[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= v or v < 0 then
+    error(what .. "option '" .. name .. "' must be a non-negative number, got " .. tostring(v), level + 1)
+  end
+  return v
+end
+
 --- Check a header value: no CR, LF or NUL. Neither blocks nor yields.
 -- @tparam string v
 -- @treturn[1] boolean true

@@ -16,6 +16,7 @@
 -- @module midjourney.wait
 local errors = require("midjourney.errors")
 local task_mod = require("midjourney.task")
+local validate = require("midjourney.validate")
 
 local M = {}
 
@@ -34,11 +35,7 @@ local function sleep(client, s)
 end
 
 local function num_opt(opts, k, default)
-  local v = opts[k]
-  if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v < 0 then
-    error("wait: option '" .. k .. "' must be a non-negative number, got " .. tostring(v), 4)
-  end
+  local v = validate.number_option(opts, k, default, "wait: ", 4) -- not a tail call: the level counts this frame
   return v
 end
 
