@@ -9,6 +9,7 @@
 -- @module midjourney.poller
 
 local scheduler = require "midjourney.scheduler"
+local now = require("midjourney.core").now
 
 local M = {}
 
@@ -18,13 +19,15 @@ Poller.__index = Poller
 --- Creates a poller for a client. Neither blocks nor yields.
 -- @param client a `midjourney.client`
 -- @tparam[opt] table opts `interval` (seconds between rounds, default 3), `batch`
--- (ids per list request, default 50)
+-- (ids per list request, default 50), `spread` (the batches of a round start spread
+-- over this fraction of the interval, default 0.5)
 function M.new(client, opts)
   opts = opts or {}
   return setmetatable({
     client = client,
     interval = opts.interval or 3,
     batch = opts.batch or 50,
+    spread = opts.spread or 0.5, -- fraction of the interval over which a round's batches start
     watchers = {},   -- id -> { handle, ... } coroutines waiting for the next snapshot
     count = 0,       -- number of ids watched
     runner = nil,    -- handle of the round coroutine
@@ -75,7 +78,10 @@ local function round(self)
   self.rounds = self.rounds + 1
   local pending = 0
   local me = scheduler.current()
-  local function worker(slice)
+  local function worker(slice, offset)
+    -- batches are spread over the interval, so a host step never has to take in
+    -- every answer of a round at once
+    if offset > 0 then scheduler.sleep(offset) end
     local ok, perr = pcall(poll_batch, self, slice)
     if not ok then
       for i = 1, #slice do deliver(self, slice[i], nil, perr) end
@@ -83,19 +89,25 @@ local function round(self)
     pending = pending - 1
     if pending == 0 then scheduler.wake(me) end
   end
+  local nbatches = math.ceil(#ids / self.batch)
+  local spacing = nbatches > 1 and (self.interval * self.spread) / nbatches or 0
   for first = 1, #ids, self.batch do
     local slice = {}
     for i = first, math.min(first + self.batch - 1, #ids) do slice[#slice + 1] = ids[i] end
+    scheduler.spawn(worker, slice, pending * spacing)
     pending = pending + 1
-    scheduler.spawn(worker, slice)
   end
   -- the workers run from the next step on; wait until the last one is done
   if pending > 0 then scheduler.suspend() end
 end
 
 local function run_rounds(self)
+  -- rounds start every `interval` seconds (a round itself takes about interval * spread)
+  local t = now()
   while self.count > 0 do
-    scheduler.sleep(self.interval)
+    t = t + self.interval
+    local wait = t - now()
+    if wait > 0 then scheduler.sleep(wait) else t = now() end
     if self.count == 0 then break end
     round(self)
   end
