@@ -189,12 +189,25 @@ static const char *header_arg(lua_State *L, const char *fname, size_t *n, lua_Nu
   return NULL;
 }
 
+/* Pushes the seconds of a delay header read by header_arg: a number argument within [0, max]
+   (in units of 1/per_second seconds), else the text's value `out` when `parsed`, else nil. */
+static int push_delay(lua_State *L, int is_num, lua_Number num, double max, double per_second, int parsed,
+                      double out) {
+  if (is_num && num >= 0 && num <= max)
+    lua_pushnumber(L, num / per_second);
+  else if (parsed)
+    lua_pushnumber(L, (lua_Number)out);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
 /* core.parse_retry_after(value [, now_epoch]) -> seconds | nil */
 static int l_parse_retry_after(lua_State *L) {
   size_t n = 0;
   lua_Number num = 0, now;
-  int is_num;
-  double out;
+  int is_num, parsed;
+  double out = 0;
   const char *s = header_arg(L, "parse_retry_after", &n, &num, &is_num);
   if (lua_isnoneornil(L, 2)) {
     now = (lua_Number)time(NULL);
@@ -203,37 +216,19 @@ static int l_parse_retry_after(lua_State *L) {
       luaL_argerror(L, 2, lua_pushfstring(L, "number expected, got %s", luaL_typename(L, 2)));
     now = lua_tonumber(L, 2);
   }
-  if (is_num) {
-    if (num >= 0 && num <= 86400) {
-      lua_pushnumber(L, num);
-      return 1;
-    }
-  } else if (s && mjs_parse_retry_after(s, n, (double)now, &out)) {
-    lua_pushnumber(L, (lua_Number)out);
-    return 1;
-  }
-  lua_pushnil(L);
-  return 1;
+  parsed = !is_num && s && mjs_parse_retry_after(s, n, (double)now, &out);
+  return push_delay(L, is_num, num, 86400, 1, parsed, out);
 }
 
 /* core.parse_retry_after_ms(value) -> seconds | nil */
 static int l_parse_retry_after_ms(lua_State *L) {
   size_t n = 0;
   lua_Number num = 0;
-  int is_num;
-  double out;
+  int is_num, parsed;
+  double out = 0;
   const char *s = header_arg(L, "parse_retry_after_ms", &n, &num, &is_num);
-  if (is_num) {
-    if (num >= 0 && num <= 86400000.0) {
-      lua_pushnumber(L, num / 1000.0);
-      return 1;
-    }
-  } else if (s && mjs_parse_retry_after_ms(s, n, &out)) {
-    lua_pushnumber(L, (lua_Number)out);
-    return 1;
-  }
-  lua_pushnil(L);
-  return 1;
+  parsed = !is_num && s && mjs_parse_retry_after_ms(s, n, &out);
+  return push_delay(L, is_num, num, 86400000.0, 1000.0, parsed, out);
 }
 
 /* core.parse_progress(value) -> number | nil */
