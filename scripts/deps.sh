@@ -6,7 +6,7 @@ set -e
 what=${1:-test}
 pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson libcurl4-openssl-dev lua-busted lua-socket pkg-config gcc make"
 case $what in
-  test) pkgs="$pkgs neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip" ;;
+  test) pkgs="$pkgs neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip" ;;
   demo) ;;
   lint) pkgs="$pkgs lua-check clang-format cppcheck luarocks" ;;
   doc) pkgs="$pkgs lua-ldoc lua-markdown" ;;
