@@ -166,6 +166,13 @@ local function bot_of(b)
   return "MID_JOURNEY"
 end
 
+-- Creates the task of a new submit (`fields`: action, kind, prompt...; the body's state and
+-- notifyHook and the account's tier are added) and answers that it was submitted.
+local function submit_new(ctx, b, fields)
+  fields.state, fields.notifyHook, fields.mode = state_of(b), hook_of(b), ctx.tier
+  return submitted(ctx, ctx.store:create(fields))
+end
+
 local function images_ok(list)
   for i = 1, #list do
     if not is_image(list[i]) then return false end
@@ -182,9 +189,7 @@ function H.imagine(ctx, b)
   if b.base64Array ~= nil and b.base64Array ~= json.null then
     if type(b.base64Array) ~= "table" or not images_ok(b.base64Array) then return fail(4, "base64格式错误") end
   end
-  local t = ctx.store:create({ action = "IMAGINE", kind = "grid", prompt = b.prompt, state = state_of(b),
-    notifyHook = hook_of(b), mode = ctx.tier, bot = bot_of(b) })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "IMAGINE", kind = "grid", prompt = b.prompt, bot = bot_of(b) })
 end
 
 local function action_on(ctx, b, parent_id, custom_id)
@@ -270,9 +275,7 @@ function H.blend(ctx, b)
   if dim ~= nil and dim ~= json.null and dim ~= "PORTRAIT" and dim ~= "SQUARE" and dim ~= "LANDSCAPE" then
     return fail(4, "dimensions参数错误")
   end
-  local t = ctx.store:create({ action = "BLEND", kind = "grid", prompt = "", state = state_of(b),
-    notifyHook = hook_of(b), mode = ctx.tier, bot = bot_of(b) })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "BLEND", kind = "grid", prompt = "", bot = bot_of(b) })
 end
 
 function H.describe(ctx, b)
@@ -283,16 +286,12 @@ function H.describe(ctx, b)
   end
   if type(img) == "string" and img ~= "" and not is_image(img) then return fail(4, "base64格式错误") end
   if (type(img) ~= "string" or img == "") and not link:match("^https?://") then return fail(4, "link格式错误") end
-  local t = ctx.store:create({ action = "DESCRIBE", kind = "describe", prompt = "", state = state_of(b),
-    notifyHook = hook_of(b), mode = ctx.tier, bot = bot_of(b) })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "DESCRIBE", kind = "describe", prompt = "", bot = bot_of(b) })
 end
 
 function H.shorten(ctx, b)
   if type(b.prompt) ~= "string" or b.prompt:match("^%s*$") then return fail(4, "prompt不能为空") end
-  local t = ctx.store:create({ action = "SHORTEN", kind = "shorten", prompt = b.prompt, state = state_of(b),
-    notifyHook = hook_of(b), mode = ctx.tier, bot = bot_of(b) })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "SHORTEN", kind = "shorten", prompt = b.prompt, bot = bot_of(b) })
 end
 
 function H.video(ctx, b)
@@ -322,18 +321,14 @@ function H.video(ctx, b)
       return fail(4, "endImage格式错误")
     end
   end
-  local t = store:create({ action = "VIDEO", kind = "video", prompt = prompt, state = state_of(b),
-    notifyHook = hook_of(b), mode = ctx.tier, parent = parent, batch = batch })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "VIDEO", kind = "video", prompt = prompt, parent = parent, batch = batch })
 end
 
 function H.edits(ctx, b)
   if type(b.prompt) ~= "string" or b.prompt:match("^%s*$") then return fail(4, "prompt不能为空") end
   if b.image == nil or b.image == "" then return fail(4, "image不能为空") end
   if type(b.image) ~= "string" then return fail(4, "image格式错误") end
-  local t = ctx.store:create({ action = "EDITS", kind = "grid", prompt = b.prompt, state = state_of(b),
-    notifyHook = hook_of(b), mode = ctx.tier })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "EDITS", kind = "grid", prompt = b.prompt })
 end
 
 function H.upload(ctx, b)
@@ -356,9 +351,7 @@ function H.swap(ctx, b)
       or b.targetBase64 == "" then
     return M.relay_error("sour_base64_and_target_base64_is_required")
   end
-  local t = ctx.store:create({ action = "SWAP_FACE", kind = "single", prompt = "InsightFace",
-    state = state_of(b), notifyHook = hook_of(b), mode = ctx.tier, bot = "INSIGHT_FACE" })
-  return submitted(ctx, t)
+  return submit_new(ctx, b, { action = "SWAP_FACE", kind = "single", prompt = "InsightFace", bot = "INSIGHT_FACE" })
 end
 
 local function change(ctx, b, id, action, index)
