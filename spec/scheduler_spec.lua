@@ -173,4 +173,20 @@ describe("scheduler", function()
     assert.are.equal(20, done)
     assert.has_error(function() mj.configure { step_budget = "x" } end)
   end)
+
+  it("on_work tells a driver when work is queued from outside a step", function()
+    local calls = 0
+    local function hook() calls = calls + 1 end
+    mj.spawn(function() end)                -- before the hook: not counted
+    require("midjourney.scheduler").on_work(hook)
+    local h = mj.spawn(function() mj.sleep(0.01) end)
+    assert.are.equal(1, calls)
+    mj.step(0)                              -- resumes inside a step: no call
+    assert.are.equal(1, calls)
+    h:cancel()
+    assert.are.equal(2, calls)
+    mj.run(function() end)                  -- spawn inside run: one call
+    assert.are.equal(3, calls)
+    assert.has_error(function() mj.run(function() mj.step(0) end) end)
+  end)
 end)

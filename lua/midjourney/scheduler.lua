@@ -26,6 +26,13 @@ local timer_seq = 0
 local live = 0             -- coroutines neither finished nor cancelled
 local current              -- the handle whose coroutine is running now
 local step_budget = 0.001  -- seconds of resuming per step before the rest waits for the next step
+local work_hooks = {}      -- functions called when work is queued from outside a step (drivers)
+local stepping = false     -- inside M.step
+
+local function notify_work()
+  if stepping then return end
+  for i = 1, #work_hooks do work_hooks[i]() end
+end
 
 local CANCELLED_MESSAGE = "the operation was cancelled"
 
@@ -146,6 +153,7 @@ function Handle:cancel()
     self.suspended = nil
     make_ready(self, nil, "cancelled")
   end
+  notify_work()
   return true
 end
 
@@ -311,6 +319,7 @@ function M.wake(h, ...)
   if not h.suspended then return false end
   h.suspended = nil
   make_ready(h, ...)
+  notify_work()
   return true
 end
 
@@ -323,6 +332,7 @@ function M.spawn(fn, ...)
   local h = setmetatable({ co = co_create(fn), state = "pending" }, Handle)
   live = live + 1
   make_ready(h, ...)
+  notify_work()
   return h
 end
 
@@ -344,7 +354,16 @@ end
 -- @treturn integer live coroutines
 function M.step(timeout)
   timeout = timeout or 0
-  assert(type(timeout) == "number", "step: timeout must be a number")
+  if type(timeout) ~= "number" then error("step: timeout must be a number", 2) end
+  if stepping then error("step: called from inside a step (a coroutine must not step the scheduler)", 2) end
+  stepping = true
+  local ok, live_or_err = pcall(M._step, timeout)
+  stepping = false
+  if not ok then error(live_or_err, 0) end
+  return live_or_err
+end
+
+function M._step(timeout)
   local t = now()
   fire_timers(t)
   local wait = timeout
@@ -402,6 +421,18 @@ function M.join(handles)
     end
   end
   return handles
+end
+
+--- Registers `fn()` to be called whenever work is queued from outside a step
+-- (`spawn`, `wake`, `cancel`), so a host driver can start ticking. Neither blocks nor
+-- yields; `fn` must neither.
+-- @tparam function fn
+function M.on_work(fn)
+  if type(fn) ~= "function" then error("on_work: fn must be a function", 2) end
+  for i = 1, #work_hooks do
+    if work_hooks[i] == fn then return end
+  end
+  work_hooks[#work_hooks + 1] = fn
 end
 
 --- True when anything is pending: transfers in flight, coroutines ready, or timers.

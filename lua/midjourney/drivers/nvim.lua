@@ -134,6 +134,9 @@ function M.kick()
   arm(0)
 end
 
+-- work queued anywhere (mj.spawn, a wake, a cancel) starts the timer
+scheduler.on_work(M.kick)
+
 --- Starts `fn(...)` as a scheduler coroutine and makes sure the driver ticks. Neither
 -- blocks nor yields.
 -- @tparam function fn
