@@ -3,12 +3,17 @@
 -- Not a spec (busted only runs *_spec.lua).
 local M = {}
 
+-- The first line a shell command prints.
+local function first_line(cmd)
+  local p = assert(io.popen(cmd))
+  local line = p:read("*l")
+  p:close()
+  return line
+end
+
 --- The repository root (the specs run from it). Neither blocks nor yields.
 function M.root()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("*l")
-  p:close()
-  return dir
+  return first_line("pwd")
 end
 
 --- Quotes a string for /bin/sh. Neither blocks nor yields.
@@ -24,10 +29,7 @@ end
 
 --- A fresh temporary directory. Blocks briefly.
 function M.tmpdir()
-  local p = assert(io.popen("mktemp -d /tmp/mj-spec.XXXXXX"))
-  local dir = p:read("*l")
-  p:close()
-  return dir
+  return first_line("mktemp -d /tmp/mj-spec.XXXXXX")
 end
 
 --- Runs `cmd` under `timeout secs` with `env` (name -> value), output to a log file.
