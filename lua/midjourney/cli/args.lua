@@ -194,6 +194,13 @@ local function option_lines(list, out)
   end
 end
 
+-- A blank line, `title` and the help lines of the options in `list`.
+local function option_section(title, list, out)
+  out[#out + 1] = ""
+  out[#out + 1] = title
+  option_lines(list, out)
+end
+
 --- The text of `mj --help`.
 -- @treturn string
 function M.main_help()
@@ -209,14 +216,9 @@ function M.main_help()
   for _, name in ipairs(M.order) do
     out[#out + 1] = string.format("  %-10s %s", name, M.commands[name].summary)
   end
-  out[#out + 1] = ""
-  out[#out + 1] = "Options of every command:"
-  option_lines(M.global_options, out)
-  for _, line in ipairs {
-    "",
-    "Submit commands (imagine, action, modal, blend, describe, shorten, video) also take:",
-  } do out[#out + 1] = line end
-  option_lines(submit_options, out)
+  option_section("Options of every command:", M.global_options, out)
+  option_section("Submit commands (imagine, action, modal, blend, describe, shorten, video) also take:",
+    submit_options, out)
   for _, line in ipairs {
     "",
     "The API key comes from $COMETAPI_KEY or --api-key-file (there is no --api-key: it would",
@@ -241,14 +243,8 @@ function M.command_help(name)
   local c = M.commands[name]
   local out = { "Usage: " .. c.usage, "", c.summary .. ".", "" }
   out[#out + 1] = c.description
-  if #c.options > 0 then
-    out[#out + 1] = ""
-    out[#out + 1] = "Options:"
-    option_lines(c.options, out)
-  end
-  out[#out + 1] = ""
-  out[#out + 1] = "Options of every command:"
-  option_lines(M.global_options, out)
+  if #c.options > 0 then option_section("Options:", c.options, out) end
+  option_section("Options of every command:", M.global_options, out)
   if c.examples then
     out[#out + 1] = ""
     out[#out + 1] = "Example:"
