@@ -161,6 +161,23 @@ describe("core.engine", function()
     e2:close()
   end)
 
+  it("a to-be-closed engine (Lua 5.4 <close>) is closed at the end of its block", function()
+    if _VERSION ~= "Lua 5.4" then return end -- the syntax does not exist in LuaJIT
+    local chunk = assert(load([[
+      local core, url = ...
+      local kept
+      do
+        local e <close> = core.engine()
+        e:request { url = url }
+        kept = e
+      end
+      return kept
+    ]]))
+    local e = chunk(core, sim.url .. "/_sim/stats")
+    assert.is_true(e:closed())
+    assert.has_error(function() e:step(0) end, "midjourney.core: engine is closed")
+  end)
+
   it("reuses connections (keep-alive) across sequential requests", function()
     local e = core.engine()
     for _ = 1, 10 do
