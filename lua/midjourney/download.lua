@@ -32,6 +32,7 @@ local function pick_url(t, opts)
 end
 
 --- Install `download` as a client method.
+-- Neither blocks nor yields.
 -- @tparam table methods client methods
 -- @tparam table env `{sched=, errors=, retry=, now=, sleep=}` from the client
 function M.install(methods, env)

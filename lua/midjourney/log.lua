@@ -11,6 +11,7 @@ local M = {}
 local levels = { debug = 1, info = 2, warn = 3, error = 4 }
 
 --- Make a logger.
+-- Neither blocks nor yields.
 -- @tparam[opt] table opts `{logger = fn, level = "debug"|"info"|...}`; without
 --   them, `COMETAPI_LOG` decides (unset means off)
 -- @treturn function|nil `log(level, fmt, ...)`, nil when logging is off

@@ -35,6 +35,7 @@ M.read_statuses = { [408] = true, [409] = true, [429] = true, [500] = true, [502
 M.fatal_transport = { tls = true, too_large = true, cancelled = true }
 
 --- Make a policy table from options (missing fields take `retry.defaults`).
+-- Neither blocks nor yields.
 -- @tparam[opt] table opts `{max_retries=, base=, cap=, max_retry_after=, random=fn}`
 -- @treturn table policy
 -- @raise when a field has the wrong type
@@ -54,6 +55,7 @@ function M.policy(opts)
 end
 
 --- Whether a read should be retried after this record.
+-- Neither blocks nor yields.
 -- @tparam table record an engine record
 -- @treturn boolean
 -- @treturn string|nil a short reason
@@ -67,6 +69,7 @@ function M.read_retryable(record)
 end
 
 --- Whether a submit may be retried after this record (and its body code).
+-- Neither blocks nor yields.
 -- @tparam table record an engine record
 -- @tparam[opt] number code the body's `code` when one was parsed
 -- @treturn boolean
@@ -123,6 +126,7 @@ local parse_retry_after = core.parse_retry_after or parse_retry_after_lua
 --- The server's requested wait from a record, in seconds, or nil when it gave
 -- none or nonsense. `retry-after-ms` wins over `retry-after`. Capped at
 -- `policy.max_retry_after`.
+-- Neither blocks nor yields.
 -- @tparam table record
 -- @tparam[opt] table policy
 -- @treturn number|nil seconds
@@ -145,6 +149,7 @@ function M.retry_after(record, policy)
 end
 
 --- The backoff before retry number `attempt` (1 for the first retry), with jitter.
+-- Neither blocks nor yields.
 -- @tparam integer attempt
 -- @tparam[opt] table policy
 -- @treturn number seconds
@@ -156,6 +161,7 @@ function M.backoff(attempt, policy)
 end
 
 --- The delay before retry `attempt`: Retry-After when given, else backoff.
+-- Neither blocks nor yields.
 -- @tparam integer attempt
 -- @tparam table record
 -- @tparam[opt] table policy

@@ -85,6 +85,7 @@ end
 
 --- Build a Task from a decoded table (wire field names). The table is adopted
 -- (not copied); nulls are removed, `id` becomes a string, `buttons` a list.
+-- Neither blocks nor yields.
 -- @tparam table t
 -- @treturn Task
 -- @raise when `t` is not a table
@@ -99,6 +100,7 @@ end
 
 --- Build a Task lazily from the top-level fields `core.scan_json` gave for one task
 -- object and that object's JSON text (the table `fields` is adopted).
+-- Neither blocks nor yields.
 -- @tparam table fields
 -- @tparam string body
 -- @treturn Task
@@ -111,6 +113,7 @@ function M.from_scan(fields, body)
 end
 
 --- Build a Task from a JSON object text, lazily (see the module doc).
+-- Neither blocks nor yields.
 -- @tparam string body JSON text of one task object
 -- @treturn[1] Task
 -- @treturn[2] nil
@@ -132,6 +135,7 @@ function M.from_json(body)
 end
 
 --- True when `v` is a Task.
+-- Neither blocks nor yields.
 -- @param v
 -- @treturn boolean
 function M.is_task(v)
@@ -155,6 +159,7 @@ local parse_progress = core.parse_progress or parse_progress_lua
 
 --- Progress as a number 0..100, or nil when unknown (`""`, `"N/A"`, absent).
 -- Tolerates `"45%"`, `"85.5%"`, numbers; clamps out-of-range values.
+-- Neither blocks nor yields.
 -- @treturn number|nil
 function methods:percent()
   local p = self.progress
@@ -164,12 +169,14 @@ function methods:percent()
 end
 
 --- True when polling should stop: SUCCESS, FAILURE, CANCEL or MODAL.
+-- Neither blocks nor yields.
 -- @treturn boolean
 function methods:is_done()
   return M.done[self.status] == true
 end
 
 --- True when the task ended badly (FAILURE or CANCEL).
+-- Neither blocks nor yields.
 -- @treturn boolean
 function methods:is_failed()
   local s = self.status
@@ -238,6 +245,7 @@ end
 
 --- A plain table copy of the task (all fields, buttons as a plain list), for
 -- serialising or inspection.
+-- Neither blocks nor yields.
 -- @treturn table
 function methods:totable()
   materialise(self)

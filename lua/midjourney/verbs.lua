@@ -260,6 +260,7 @@ local function custom_zoom(self, task, prompt, opts)
 end
 
 --- Install the verbs as client methods.
+-- Neither blocks nor yields.
 -- @tparam table methods the client method table
 function M.install(methods)
   methods.upscale = upscale

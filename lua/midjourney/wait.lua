@@ -65,6 +65,7 @@ local function parse_opts(opts)
 end
 
 --- Whether an error seen while polling ends the wait.
+-- Neither blocks nor yields.
 -- @tparam table err
 -- @treturn boolean
 function M.is_transient(err)
@@ -263,6 +264,7 @@ local function wait_all(self, ids, opts)
 end
 
 --- Install `wait` and `wait_all` as client methods.
+-- Neither blocks nor yields.
 -- @tparam table methods the client method table
 function M.install(methods)
   methods.wait = wait_method

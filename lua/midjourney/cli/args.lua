@@ -202,6 +202,7 @@ local function option_section(title, list, out)
 end
 
 --- The text of `mj --help`.
+-- Neither blocks nor yields.
 -- @treturn string
 function M.main_help()
   local out = {
@@ -237,6 +238,7 @@ function M.main_help()
 end
 
 --- The text of `mj COMMAND --help`.
+-- Neither blocks nor yields.
 -- @tparam string name a command name
 -- @treturn string
 function M.command_help(name)
@@ -293,6 +295,7 @@ local function store(opts, o, value, label)
 end
 
 --- Parses the argument list (`arg` of the script, from index 1).
+-- Neither blocks nor yields.
 -- @tparam table argv
 -- @return `{ command =, args =, opts = }`, or `{ help = true, command = name|nil }`,
 -- or `{ version = true }`; `nil, message` on a usage error (message names the

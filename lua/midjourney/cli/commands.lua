@@ -19,6 +19,7 @@ local EXIT = M.EXIT
 -- ---------------------------------------------------------------- errors and output
 
 --- The exit code for an error object of the library.
+-- Neither blocks nor yields.
 -- @tparam table err
 -- @treturn integer
 function M.exit_code(err)
@@ -31,6 +32,7 @@ function M.exit_code(err)
 end
 
 --- One line for an error: `mj: ...`, no control characters.
+-- Neither blocks nor yields.
 -- @param err an error object or a string
 -- @treturn string
 function M.error_line(err)
@@ -95,6 +97,7 @@ local function suggestions(t)
 end
 
 --- The human lines describing a task (no control characters).
+-- Neither blocks nor yields.
 -- @param t a Task
 -- @tparam[opt] boolean brief one line only
 -- @treturn table lines
@@ -364,6 +367,7 @@ local function worst(codes)
 end
 
 --- `mj fetch TASK...`
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.fetch(ctx)
   local jobs = {}
   for i, id in ipairs(ctx.args) do
@@ -379,6 +383,7 @@ function M.fetch(ctx)
 end
 
 --- `mj wait TASK...`
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.wait(ctx)
   local opts = ctx.opts
   local steps_given = opts.download or opts["then"]
@@ -406,6 +411,7 @@ function M.wait(ctx)
 end
 
 --- `mj list TASK...`
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.list(ctx)
   local r = ctx:drive({ function()
     local tasks, err = ctx.client:list(ctx.args)
@@ -424,6 +430,7 @@ function M.list(ctx)
 end
 
 --- `mj seed TASK`
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.seed(ctx)
   local id = ctx.args[1]
   local r = ctx:drive({ function()
@@ -444,6 +451,7 @@ local extensions = { ["image/png"] = "png", ["image/jpeg"] = "jpg", ["image/webp
   ["image/gif"] = "gif", ["video/mp4"] = "mp4", ["video/webm"] = "webm" }
 
 --- `mj download TASK|URL [-o FILE]`
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.download(ctx)
   local what = ctx.args[1]
   local path = ctx.opts.output
@@ -482,6 +490,7 @@ function M.download(ctx)
 end
 
 --- `mj buttons TASK`
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.buttons(ctx)
   local id = ctx.args[1]
   local r = ctx:drive({ function()

@@ -54,6 +54,7 @@ function M.mime(bytes)
 end
 
 --- True when `s` is an http(s) URL.
+-- Neither blocks nor yields.
 -- @tparam string s
 -- @treturn boolean
 function M.is_url(s)

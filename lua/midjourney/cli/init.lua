@@ -101,6 +101,7 @@ end
 -- ---------------------------------------------------------------- version, key
 
 --- The text of `mj --version`.
+-- Neither blocks nor yields.
 -- @treturn string
 function M.version_text()
   local lines = { "mj (lua-midjourney) " .. tostring(mj.version) }
