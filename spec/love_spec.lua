@@ -51,7 +51,9 @@ describe("#once LÖVE driver (example game under xvfb-run)", function()
     assert.equal(0, rc, log)
     assert.is_true(res.ok)
     assert.is_true(res.job_frames <= 6, "frames during a blocking job: " .. res.job_frames)
-    assert.is_true(res.max_dt >= 0.8 * res.job_seconds,
+    -- the job blocks in two calls (grid, then upscale): the longest frame holds at least
+    -- a good part of it
+    assert.is_true(res.max_dt >= 0.4 * res.job_seconds,
       ("longest frame %.3f s for a %.3f s job"):format(res.max_dt, res.job_seconds))
   end)
 
