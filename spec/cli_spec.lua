@@ -7,13 +7,7 @@ local simulator = require("spec.helpers.simulator")
 local KEY = "sk-cli-Zx9Q7secretKEY42"
 local SECRET = "Zx9Q7secretKEY42"
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("spec.helpers.simulator").read_file
 
 local function write_file(path, data)
   local f = assert(io.open(path, "wb"))

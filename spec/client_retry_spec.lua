@@ -84,16 +84,6 @@ describe("client retries #sim", function()
       assert.are.equal(1, count("imagine"))
     end)
 
-  it("a submit timeout after sending is maybe_accepted, not resent", function()
-    local c = client { timeout = 0.3, submit_timeout = 0.3 }
-    sim:faults { { route = "imagine", kind = "slow_first_byte", delay = 2 } }
-    local id, err = c:imagine("a boat")
-    assert.is_nil(id)
-    assert.are.equal("maybe_accepted", err.kind)
-    assert.are.equal("timeout", err.cause)
-    assert.are.equal(1, count("imagine"))
-  end)
-
   it("429 on imagine is retried, honouring Retry-After", function()
     local c = client()
     sim:faults { { route = "imagine", kind = "retry_after", retry_after = 0.25 } }

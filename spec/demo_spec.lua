@@ -2,13 +2,7 @@
 -- against the simulator it starts itself, leaving two PNGs a person can open.
 local root = os.getenv("PWD") or "."
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("spec.helpers.simulator").read_file
 
 describe("#once make demo", function()
   it("runs the whole loop and leaves the grid and the upscale as PNG files", function()

@@ -3,12 +3,7 @@ local simulator = require "spec.helpers.simulator"
 
 local root = os.getenv("PWD") or "."
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("spec.helpers.simulator").read_file
 
 -- the first ```lua block after the given heading line
 local function block_after(text, heading)

@@ -36,12 +36,15 @@ local function shell_quote(s)
 end
 
 local function read_file(path)
-  local f = io.open(path, "r")
+  local f = io.open(path, "rb")
   if not f then return nil end
   local s = f:read("*a")
   f:close()
   return s
 end
+
+--- The whole content of a file, or nil when it cannot be read (specs use it too).
+M.read_file = read_file
 
 local function own_pid()
   local s = read_file("/proc/self/stat")
