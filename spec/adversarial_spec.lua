@@ -158,12 +158,7 @@ describe("adversarial #sim", function()
     end)
 
     it("connection refused on a submit is retried (provably not sent), then transport", function()
-      -- a port nobody listens on: the stopped second simulator's neighbour is not
-      -- reliable, so bind and close a socket to get a free one
-      local socket = require("socket")
-      local s = assert(socket.bind("127.0.0.1", 0))
-      local _, port = s:getsockname()
-      s:close()
+      local port = require("spec.helpers.simulator").free_port()
       local c = client { base_url = "http://127.0.0.1:" .. port, record_sleeps = true }
       local id, err = c:imagine("a boat")
       assert.is_nil(id)

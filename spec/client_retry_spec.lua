@@ -128,17 +128,4 @@ describe("client retries #sim", function()
     assert.is_string(id, tostring(err))
     assert.are.equal(2, count("imagine"))
   end)
-
-  it("a refused connection on a submit is retried (nothing was sent)", function()
-    -- a port nobody listens on: bind one, remember it, close it
-    local socket = require("socket")
-    local s = assert(socket.bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    local c = client { base_url = "http://127.0.0.1:" .. port }
-    local id, err = c:imagine("a boat")
-    assert.is_nil(id)
-    assert.are.equal("transport", err.kind, tostring(err))
-    assert.are.equal(2, #sleeps)
-  end)
 end)

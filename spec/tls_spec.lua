@@ -9,12 +9,7 @@ local function sh(cmd)
   return ok == true or ok == 0
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local free_port = require("spec.helpers.simulator").free_port
 
 describe("TLS", function()
   local dir, port, pidfile

@@ -46,6 +46,15 @@ end
 --- The whole content of a file, or nil when it cannot be read (specs use it too).
 M.read_file = read_file
 
+--- A loopback port nobody listens on (bound, read and closed). Does not block.
+-- @treturn integer
+function M.free_port()
+  local s = assert(require("socket").bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
 local function own_pid()
   local s = read_file("/proc/self/stat")
   return s and s:match("^(%d+)")
