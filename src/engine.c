@@ -31,7 +31,7 @@ typedef struct transfer {
   size_t max_body, max_header, header_bytes;
   FILE *file;
   char *file_path;
-  int too_large, file_failed, finished;
+  int too_large, file_failed;
   CURLcode result;
   char content_type[HV_SHORT], retry_after[HV_SHORT], retry_after_ms[HV_SHORT], request_id[HV_SHORT];
   char location[HV_LONG];
@@ -45,6 +45,7 @@ typedef struct engine {
   CURL *pool[EASY_POOL_MAX];
   int pooled;
   lua_Integer next_id;
+  lua_Integer count; /* transfers in flight */
   int closed;
 } engine;
 
@@ -143,6 +144,7 @@ static void transfer_free(engine *e, transfer *t) {
   else if (e->head == t)
     e->head = t->next;
   if (t->next) t->next->prev = t->prev;
+  e->count--;
   if (t->easy) {
     if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
     if (!e->closed && e->pooled < EASY_POOL_MAX) {
@@ -325,6 +327,7 @@ static int engine_request(lua_State *L) {
   t->next = e->head;
   if (e->head) e->head->prev = t;
   e->head = t;
+  e->count++;
 
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_PRIVATE, t);
@@ -479,24 +482,17 @@ static int engine_step(lua_State *L) {
   }
   if (e->head && curl_multi_perform(e->multi, &running) != CURLM_OK)
     return luaL_error(L, "midjourney.core: curl_multi_perform failed");
+  /* finished transfers come from libcurl's message queue: no walk over those in flight */
   while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
     transfer *t = NULL;
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
     if (!t) continue;
-    t->finished = 1;
     t->result = msg->data.result;
-  }
-  {
-    transfer *t = e->head, *next;
-    for (; t; t = next) {
-      next = t->next;
-      if (!t->finished) continue;
-      if (n == 0) lua_newtable(L);
-      push_record(L, t);
-      lua_rawseti(L, -2, ++n);
-      transfer_free(e, t);
-    }
+    if (n == 0) lua_newtable(L);
+    push_record(L, t);
+    lua_rawseti(L, -2, ++n);
+    transfer_free(e, t);
   }
   if (n == 0) lua_pushnil(L);
   lua_pushinteger(L, running);
@@ -520,10 +516,7 @@ static int engine_cancel(lua_State *L) {
 
 static int engine_running(lua_State *L) {
   engine *e = check_engine(L);
-  lua_Integer n = 0;
-  transfer *t;
-  for (t = e->head; t; t = t->next) n++;
-  lua_pushinteger(L, n);
+  lua_pushinteger(L, e->count);
   return 1;
 }
 
