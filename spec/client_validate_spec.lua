@@ -116,8 +116,8 @@ describe("midjourney.retry", function()
     end
     assert.is_nil(retry.retry_after({ retry_after_ms = "abc" }, p))
     assert.is_nil(retry.retry_after({}, p))
-    -- HTTP date, through the Lua fallback with a fixed clock
-    local f = retry._parse_retry_after_lua
+    -- HTTP date, with a fixed clock
+    local f = require("midjourney.core").parse_retry_after
     assert.are.equal(30, f("Sun, 06 Nov 1994 08:50:07 GMT", 784111777))
     assert.are.equal(0, f("Sun, 06 Nov 1994 08:49:00 GMT", 784111777))
     assert.are.equal(3, retry.delay(1, { retry_after = "3" }, p))

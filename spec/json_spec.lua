@@ -17,8 +17,8 @@ describe("midjourney.json", function()
       assert.are.equal("number", type(v.e))
     end)
 
-    it("the Lua fallback quotes like the contract says", function()
-      local q = json._quote_big_lua
+    it("big integers are quoted like the contract says", function()
+      local q = require("midjourney.core").quote_big_integers
       assert.are.equal('["1234567890123456",1,"a1234567890123456"]', q('[1234567890123456,1,"a1234567890123456"]'))
       assert.are.equal('[123456789012345]', q('[123456789012345]'))
       assert.are.equal('{"a":"-99999999999999999"}', q('{"a":-99999999999999999}'))

@@ -30,10 +30,7 @@ local M = {}
 M.VERSION = "0.1.0"
 M.USER_AGENT = "lua-midjourney/" .. M.VERSION
 
-local core do
-  local ok, c = pcall(require, "midjourney.core")
-  core = ok and c or {}
-end
+local core = require "midjourney.core"
 
 local scheduler
 local function sched()
@@ -41,9 +38,7 @@ local function sched()
   return scheduler
 end
 
-local function now()
-  return core.now and core.now() or os.time()
-end
+local now = core.now
 
 local Client = {}
 local methods = {}
@@ -176,50 +171,9 @@ local function request_id_of(rec, info)
   return nil
 end
 
--- Plain-Lua fallback of core.classify (same result contract).
-local function classify_lua(_, body)
-  local info = { shape = "invalid", result_kind = "absent" }
-  if body == nil or body:match("^%s*$") then info.shape = "empty"; return info end
-  local v = json.decode(body)
-  if v == nil then return info end
-  if v == json.null or type(v) ~= "table" then info.shape = "json"; info.value = v; return info end
-  info.value = v
-  local e = v.error
-  if type(e) == "table" then
-    info.shape = "openai"
-    info.message = type(e.message) == "string" and e.message or nil
-    info.type = type(e.type) == "string" and e.type or nil
-    info.code = e.code
-  elseif type(e) == "string" and v.code == nil then
-    info.shape = "image"
-    info.message = e
-  elseif v.code ~= nil and (v.description ~= nil or v.result ~= nil or v.properties ~= nil) then
-    info.shape = (v.type == "upstream_error" and v.result == nil) and "relay" or "submit"
-    info.code = tonumber(v.code)
-    info.description = type(v.description) == "string" and v.description or nil
-    info.type = type(v.type) == "string" and v.type or nil
-    local r = v.result
-    if r == nil then info.result_kind = "absent"
-    elseif r == json.null then info.result_kind = "null"
-    elseif type(r) == "table" then info.result_kind = "array"
-    else info.result_kind = "string"; info.result = task_mod.id_string(r) or tostring(r) end
-  elseif v.success == false or (v.message ~= nil and v.code ~= nil) then
-    info.shape = "generic"
-    info.code = tonumber(v.code)
-    info.message = type(v.message) == "string" and v.message or nil
-  else
-    info.shape = "json"
-  end
-  return info
-end
-M._classify_lua = classify_lua
-
+-- The body's shape (api.md §3.4), scanned in C.
 local function classify(status, body)
-  if core.classify then
-    local ok, info = pcall(core.classify, status, body or "")
-    if ok and type(info) == "table" then return info end
-  end
-  return classify_lua(status, body)
+  return core.classify(status, body or "")
 end
 
 local function is_html(rec)
@@ -664,18 +618,16 @@ end
 -- The tasks of a list answer, lazily: each element's top-level fields come from the
 -- C scanner and the element's text is decoded only when a caller reads more.
 local function list_items(body)
-  if core.scan_json then
-    local info = core.scan_json(body or "")
-    if info and info.type == "array" then
-      local out = {}
-      for _, item in ipairs(info.items or {}) do
-        if item.type == "object" then out[#out + 1] = task_mod.from_scan(item.fields or {}, item.raw) end
-      end
-      return out
-    end
-    if info and info.type == "null" then return json.null end
+  local info = core.scan_json(body or "")
+  if not info then return nil end
+  if info.type == "null" then return json.null end
+  if info.type == "object" then return json.decode(body) end -- not a list: the caller reports it
+  if info.type ~= "array" then return info.value end
+  local out = {}
+  for _, item in ipairs(info.items or {}) do
+    if item.type == "object" then out[#out + 1] = task_mod.from_scan(item.fields or {}, item.raw) end
   end
-  return json.decode(body)
+  return out
 end
 
 local function list_interpret(rec, info)

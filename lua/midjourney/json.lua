@@ -20,10 +20,7 @@ local cjson = require("cjson")
 
 local M = {}
 
-local core do
-  local ok, c = pcall(require, "midjourney.core")
-  core = ok and c or {}
-end
+local core = require "midjourney.core"
 
 local cj = cjson.new()
 cj.decode_max_depth(64)
@@ -61,68 +58,9 @@ end
 
 -- ---------------------------------------------------------------- decoding
 
--- Plain-Lua fallback of core.quote_big_integers: quotes integer literals of 16
--- or more digits found outside strings.
-local function quote_big_lua(s)
-  if not s:find("%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d") then return s end
-  local out, last, i, n = {}, 1, 1, #s
-  while i <= n do
-    local a = s:find('[%"%-%d]', i)
-    if not a then break end
-    if s:byte(a) == 34 then -- string: skip to its closing quote
-      local j = a + 1
-      i = n + 1
-      while true do
-        local q = s:find('[\\"]', j)
-        if not q then break end
-        if s:byte(q) == 92 then j = q + 2 else i = q + 1; break end
-      end
-    else
-      local b, e = s:find("^%-?%d+", a)
-      if not b then
-        i = a + 1
-      else
-        local _, e2 = s:find("^[%.eE][%deE%+%-%.]*", e + 1)
-        if e2 then
-          i = e2 + 1
-        else
-          local digits = e - b + 1 - (s:byte(b) == 45 and 1 or 0)
-          if digits >= 16 then
-            out[#out + 1] = s:sub(last, b - 1)
-            out[#out + 1] = '"' .. s:sub(b, e) .. '"'
-            last = e + 1
-          end
-          i = e + 1
-        end
-      end
-    end
-  end
-  if last == 1 then return s end
-  out[#out + 1] = s:sub(last)
-  return table.concat(out)
-end
-
-local tointeger = math.tointeger
-
-local function integerize_lua(v, depth)
-  if depth > 200 then return end
-  for k, x in pairs(v) do
-    local tx = type(x)
-    if tx == "number" then
-      local i = tointeger(x)
-      if i then v[k] = i end
-    elseif tx == "table" then
-      integerize_lua(x, depth + 1)
-    end
-  end
-end
-
-local quote_big = core.quote_big_integers or quote_big_lua
-local integerize = core.integerize or (tointeger and function(t) integerize_lua(t, 0) end) or nil
-if not tointeger then integerize = nil end -- LuaJIT/5.1: numbers are doubles
-
---- Expose the Lua fallback of the big-integer quoting (for tests).
-M._quote_big_lua = quote_big_lua
+local quote_big = core.quote_big_integers
+-- LuaJIT/5.1: numbers are doubles, nothing to turn into integers
+local integerize = math.tointeger and core.integerize or nil
 
 --- Decode JSON text. Neither blocks nor yields.
 -- @tparam string text
@@ -137,7 +75,7 @@ function M.decode(text)
   local ok, v = pcall(cj.decode, quote_big(text))
   if not ok then return nil, (tostring(v):gsub("^[^:]*:%d+: ", "")) end
   if integerize and type(v) == "table" then integerize(v) end
-  if integerize and type(v) == "number" then v = tointeger(v) or v end
+  if integerize and type(v) == "number" then v = math.tointeger(v) or v end
   return v
 end
 

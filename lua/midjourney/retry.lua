@@ -14,10 +14,7 @@
 -- @module midjourney.retry
 local M = {}
 
-local core do
-  local ok, c = pcall(require, "midjourney.core")
-  core = ok and c or {}
-end
+local core = require "midjourney.core"
 
 --- Default policy values.
 M.defaults = {
@@ -86,43 +83,6 @@ function M.submit_retryable(record, code)
   return false
 end
 
-local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
-  Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
-
--- Days from 1970-01-01 to y-m-d (proleptic Gregorian).
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local function parse_retry_after_lua(v, now_epoch)
-  if type(v) == "number" then v = tostring(v) end
-  if type(v) ~= "string" then return nil end
-  v = v:match("^%s*(.-)%s*$")
-  if v:match("^%d+%.?%d*$") or v:match("^%.%d+$") then
-    local n = tonumber(v)
-    if n and n == n and n < math.huge then return n end
-    return nil
-  end
-  -- IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-  local d, mon, y, hh, mm, ss = v:match("^%a+,%s*(%d%d?)%s+(%a%a%a)%s+(%d%d%d%d)%s+(%d%d):(%d%d):(%d%d)%s+GMT$")
-  if d and months[mon] then
-    local t = days_from_civil(tonumber(y), months[mon], tonumber(d)) * 86400
-      + tonumber(hh) * 3600 + tonumber(mm) * 60 + tonumber(ss)
-    local delta = t - (now_epoch or os.time())
-    return delta > 0 and delta or 0
-  end
-  return nil
-end
-M._parse_retry_after_lua = parse_retry_after_lua
-
-local parse_retry_after = core.parse_retry_after or parse_retry_after_lua
-
 --- The server's requested wait from a record, in seconds, or nil when it gave
 -- none or nonsense. `retry-after-ms` wins over `retry-after`. Capped at
 -- `policy.max_retry_after`.
@@ -133,16 +93,9 @@ local parse_retry_after = core.parse_retry_after or parse_retry_after_lua
 function M.retry_after(record, policy)
   local cap = (policy or M.defaults).max_retry_after
   local s
-  local ms = record.retry_after_ms
-  if ms ~= nil then
-    local n = tonumber(ms)
-    if type(ms) == "string" and not ms:match("^%s*%d+%.?%d*%s*$") then n = nil end
-    if n and n == n and n >= 0 and n < math.huge then s = n / 1000 end
-  end
-  if s == nil and record.retry_after ~= nil then
-    local ok, n = pcall(parse_retry_after, record.retry_after)
-    if ok and type(n) == "number" and n == n and n >= 0 and n < math.huge then s = n end
-  end
+  -- the C parsers turn nonsense (negative, NaN, garbage, over a day) into nil
+  if record.retry_after_ms ~= nil then s = core.parse_retry_after_ms(record.retry_after_ms) end
+  if s == nil and record.retry_after ~= nil then s = core.parse_retry_after(record.retry_after) end
   if s == nil then return nil end
   if s > cap then s = cap end
   return s

@@ -15,10 +15,7 @@ local json = require("midjourney.json")
 
 local M = {}
 
-local core do
-  local ok, c = pcall(require, "midjourney.core")
-  core = ok and c or {}
-end
+local core = require "midjourney.core"
 
 local methods = {}
 local Task = {}
@@ -120,18 +117,10 @@ end
 -- @treturn[2] string why (not JSON, not an object)
 function M.from_json(body)
   if type(body) ~= "string" then error("task.from_json: argument 'body' must be a string", 2) end
-  if core.scan_json then
-    local info, err = core.scan_json(body)
-    if not info then return nil, err end
-    if info.type ~= "object" then return nil, "expected a JSON object, got " .. tostring(info.type) end
-    return M.from_scan(info.fields or {}, body)
-  end
-  local v, err = json.decode(body)
-  if v == nil then return nil, err end
-  if type(v) ~= "table" or (next(v) ~= nil and v[1] ~= nil) then
-    return nil, "expected a JSON object"
-  end
-  return M.new(v)
+  local info, err = core.scan_json(body)
+  if not info then return nil, err end
+  if info.type ~= "object" then return nil, "expected a JSON object, got " .. tostring(info.type) end
+  return M.from_scan(info.fields or {}, body)
 end
 
 --- True when `v` is a Task.
@@ -142,20 +131,7 @@ function M.is_task(v)
   return type(v) == "table" and getmetatable(v) == Task
 end
 
-local function parse_progress_lua(p)
-  if type(p) == "number" then
-    if p ~= p then return nil end
-    return math.max(0, math.min(100, p))
-  end
-  if type(p) ~= "string" then return nil end
-  local num = p:match("^%s*([%+%-]?%d+%.?%d*)%s*%%?%s*$") or p:match("^%s*([%+%-]?%.%d+)%s*%%?%s*$")
-  local n = num and tonumber(num)
-  if not n then return nil end
-  return math.max(0, math.min(100, n))
-end
-M._parse_progress_lua = parse_progress_lua
-
-local parse_progress = core.parse_progress or parse_progress_lua
+local parse_progress = core.parse_progress
 
 --- Progress as a number 0..100, or nil when unknown (`""`, `"N/A"`, absent).
 -- Tolerates `"45%"`, `"85.5%"`, numbers; clamps out-of-range values.
