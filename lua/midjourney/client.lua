@@ -32,11 +32,7 @@ M.USER_AGENT = "lua-midjourney/" .. M.VERSION
 
 local core = require "midjourney.core"
 
-local scheduler
-local function sched()
-  if not scheduler then scheduler = require("midjourney.scheduler") end
-  return scheduler
-end
+local scheduler = require "midjourney.scheduler"
 
 local now = core.now
 
@@ -157,7 +153,7 @@ function M.is_client(v) return getmetatable(v) == Client end
 local function sleep(self, s)
   if s <= 0 then return end
   if self._sleep then return self._sleep(s) end
-  return sched().sleep(s)
+  return scheduler.sleep(s)
 end
 
 local function request_id_of(rec, info)
@@ -297,7 +293,7 @@ local function call(self, class, method, path, body, interpret, opts, fast)
       -- resends a request whose reused connection died without an answer
       fresh_connect = class == "submit" or nil,
     }
-    local rec = sched().request(spec)
+    local rec = scheduler.request(spec)
     if self.log then
       self.log("debug", { event = "response", method = method, path = path, status = rec.status,
         attempt = attempt, time = rec.time, request_id = rec.request_id,
@@ -794,7 +790,7 @@ end
 require("midjourney.wait").install(methods)
 require("midjourney.verbs").install(methods)
 require("midjourney.download").install(methods, {
-  sched = sched, errors = errors, retry = retry, now = now, sleep = sleep,
+  errors = errors, retry = retry, now = now, sleep = sleep,
 })
 
 return M

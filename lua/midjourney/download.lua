@@ -8,6 +8,8 @@
 -- (atomic on one filesystem). On any failure the partial file is removed.
 -- Retried like a read (transport errors, 408, 409, 429, 5xx, 524).
 -- @module midjourney.download
+local scheduler = require "midjourney.scheduler"
+
 local M = {}
 
 local function pick_url(t, opts)
@@ -34,7 +36,7 @@ end
 --- Install `download` as a client method.
 -- Neither blocks nor yields.
 -- @tparam table methods client methods
--- @tparam table env `{sched=, errors=, retry=, now=, sleep=}` from the client
+-- @tparam table env `{errors=, retry=, now=, sleep=}` from the client
 function M.install(methods, env)
   local errors, retry = env.errors, env.retry
 
@@ -83,7 +85,7 @@ function M.install(methods, env)
         os.remove(part)
         return nil, last or errors.new { kind = "timeout", message = "download deadline passed" }
       end
-      local rec = env.sched().request {
+      local rec = scheduler.request {
         method = "GET", url = url,
         headers = { "User-Agent: " .. self.user_agent, "Accept: image/*, video/*;q=0.9, */*;q=0.1" },
         file = part, follow = true,

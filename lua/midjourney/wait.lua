@@ -20,18 +20,13 @@ local validate = require("midjourney.validate")
 
 local M = {}
 
-local core do
-  local ok, c = pcall(require, "midjourney.core")
-  core = ok and c or {}
-end
-
-local function now() return core.now and core.now() or os.time() end
-local function sched() return require("midjourney.scheduler") end
+local now = require("midjourney.core").now
+local scheduler = require "midjourney.scheduler"
 
 local function sleep(client, s)
   if s <= 0 then return end
   if client._sleep then return client._sleep(s) end
-  return sched().sleep(s)
+  return scheduler.sleep(s)
 end
 
 local function num_opt(opts, k, default)
@@ -161,7 +156,7 @@ local function wait(self, id_or_task, opts)
     if done then return t, e end
   end
   local poller
-  if o.coalesce and sched().current() then
+  if o.coalesce and scheduler.current() then
     self._poller = self._poller or require("midjourney.poller").new(self, { interval = o.interval, batch = o.batch })
     poller = self._poller
   end
