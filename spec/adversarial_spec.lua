@@ -219,15 +219,16 @@ describe("adversarial #sim", function()
       assert.are.equal("recv", err.error_kind)
     end)
 
-    it("invalid JSON with 200 on fetch: decode error with the status, not retried", function()
+    it("invalid JSON with 200 on fetch: decode error with the status, retried as transient", function()
       local c = client()
       sim:faults { { route = "fetch", kind = "invalid_json", times = -1 } }
       local t, err = c:fetch(ID)
       assert.is_nil(t)
       assert.are.equal("decode", err.kind)
       assert.are.equal(200, err.status)
+      assert.is_true(err.retryable)
       assert.truthy(err.message:find('{"code":1,', 1, true))
-      assert.are.equal(1, count("fetch"))
+      assert.are.equal(3, count("fetch")) -- the first try and max_retries (2) more
     end)
 
     it("invalid JSON with 200 on a submit: maybe_accepted (the server may have queued it)", function()
@@ -243,7 +244,7 @@ describe("adversarial #sim", function()
     it("an HTML page with 200: decode error with status and a short sanitised snippet", function()
       local c = client()
       local page = "<html>\r\n<body>\0\27[31m" .. string.rep("Cloudflare says no. ", 40) .. "</body></html>"
-      sim:faults { { route = "fetch", kind = "html", body = page } }
+      sim:faults { { route = "fetch", kind = "html", body = page, times = -1 } }
       local t, err = c:fetch(ID)
       assert.is_nil(t)
       assert.are.equal("decode", err.kind)
@@ -291,7 +292,7 @@ describe("adversarial #sim", function()
     it("deeply nested JSON is a decode error, not a crash", function()
       local c = client()
       sim:faults { { route = "fetch", kind = "raw", status = 200,
-        headers = { ["Content-Type"] = "application/json" }, body = string.rep("[", 100000) } }
+        headers = { ["Content-Type"] = "application/json" }, body = string.rep("[", 100000), times = -1 } }
       local t, err = c:fetch(ID)
       assert.is_nil(t)
       assert.are.equal("decode", err.kind)
@@ -491,14 +492,15 @@ describe("adversarial #sim", function()
       assert.are.equal(1, count("imagine"))
     end)
 
-    it("code 9 (failure): api error, not resubmitted", function()
-      local c = client()
-      sim:faults { { route = "imagine", kind = "code", code = 9, description = "no available account" } }
+    it("code 9 (failure, nothing created): api error, retryable, resubmitted like code 23", function()
+      local c = client { record_sleeps = true }
+      sim:faults { { route = "imagine", kind = "code", code = 9, description = "no available account", times = -1 } }
       local id, err = c:imagine("a boat")
       assert.is_nil(id)
       assert.are.equal("api", err.kind)
       assert.are.equal(9, err.code)
-      assert.are.equal(1, count("imagine"))
+      assert.is_true(err.retryable)
+      assert.are.equal(3, count("imagine"))
     end)
 
     it("code 23 (queue full) once: retried and accepted", function()

@@ -101,13 +101,13 @@ describe("client retries #sim", function()
   it("nonsense Retry-After is ignored (normal backoff) and huge ones are capped", function()
     local c = client()
     sim:faults { { route = "fetch", kind = "status", status = 429, headers = { ["Retry-After"] = "soon" } } }
-    assert(c:fetch(assert(c:imagine("a boat"))))
+    assert(c:fetch((assert(c:imagine("a boat")))))
     assert.are.equal(1, #sleeps)
     assert.truthy(sleeps[1] <= 0.5)
     sleeps[1] = nil
     local c2 = client { deadline = 1000 }
     sim:faults { { route = "fetch", kind = "status", status = 429, headers = { ["Retry-After"] = "3600" } } }
-    assert(c2:fetch(assert(c2:imagine("a boat"))))
+    assert(c2:fetch((assert(c2:imagine("a boat")))))
     assert.are.same({ 60 }, sleeps)
   end)
 

@@ -1,27 +1,34 @@
 -- Pure parts of the client: validation and the retry policy (no server needed).
 local validate = require("midjourney.validate")
 local retry = require("midjourney.retry")
+local ids = require("midjourney.ids")
 
-describe("midjourney.validate", function()
+describe("midjourney.ids", function()
   it("accepts string and integer ids and returns strings", function()
-    assert.are.equal("1773314942177684", validate.check_task_id("1773314942177684"))
-    assert.are.equal("123", validate.check_task_id(123))
-    assert.are.equal("1773314942177684", validate.check_task_id(1773314942177684))
+    assert.are.equal("1773314942177684", ids.check("1773314942177684"))
+    assert.are.equal("123", ids.check(123))
+    assert.are.equal("1773314942177684", ids.check(1773314942177684))
+    assert.are.equal("abc-DEF_9", ids.check("abc-DEF_9"))
   end)
 
-  it("refuses injection attempts and odd ids", function()
-    local bad = { "", "1/2", "..", "a..b", "1?x=1", "1#f", "1\r\n", "1\n", "1\0", "1 2", "\t1",
-      string.rep("1", 65), "%2e%2e", "a\\b" }
+  it("refuses injection attempts, dot segments and anything the API never issues", function()
+    local bad = { "", "1/2", ".", "..", "a..b", "a.b", "1?x=1", "1#f", "1\r\n", "1\n", "1\0", "1 2", "\t1",
+      string.rep("1", 65), "%2e%2e", "a\\b", "é", "1;2" }
     for _, id in ipairs(bad) do
-      local ok, why = validate.check_task_id(id)
+      local ok, why = ids.check(id)
       assert.is_nil(ok, ("%q"):format(id))
       assert.is_string(why)
     end
-    assert.is_nil((validate.check_task_id(1.5)))
-    assert.is_nil((validate.check_task_id(0 / 0)))
-    assert.is_nil((validate.check_task_id(2 ^ 60 + 0.0 * 1))) -- beyond 2^53 as a float on 5.4/LuaJIT
-    assert.is_nil((validate.check_task_id(true)))
-    assert.are.equal(64, #validate.check_task_id(string.rep("1", 64)))
+    assert.is_nil((ids.check(1.5)))
+    assert.is_nil((ids.check(0 / 0)))
+    assert.is_nil((ids.check(2 ^ 60 + 0.0 * 1))) -- beyond 2^53 as a float on 5.4/LuaJIT
+    assert.is_nil((ids.check(true)))
+    assert.are.equal(64, #ids.check(string.rep("1", 64)))
+  end)
+
+  it("percent-encodes what reaches a URL", function()
+    assert.are.equal("1773314942177684", ids.path_segment("1773314942177684"))
+    assert.are.equal("a%2Fb%2E", ids.path_segment("a/b."))
   end)
 
   it("checks header values", function()

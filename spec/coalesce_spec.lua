@@ -28,7 +28,7 @@ describe("coalesced polling", function()
       assert.are.equal(ids[i], t.id)
     end
     local st = sim:stats()
-    local rounds = c._poller.rounds
+    local rounds = require("midjourney.poller").of(c, 0.25, 50).rounds
     assert.is_true(rounds >= 2, "expected several rounds, got " .. rounds)
     local lists = st.routes.list or 0
     assert.is_true(lists <= rounds * 3, ("%d list requests for %d rounds"):format(lists, rounds))
@@ -53,7 +53,7 @@ describe("coalesced polling", function()
   end)
 
   it("a coalesced wait survives injected 502s on the list endpoint", function()
-    local c = mj.new { api_key = sim.key, base_url = sim.url, retries = 0 }
+    local c = mj.new { api_key = sim.key, base_url = sim.url, max_retries = 0 }
     local id = assert(c:imagine("stormy boat"))
     sim:reset()
     sim:faults { { route = "list", kind = "status", status = 502, times = 4 } }

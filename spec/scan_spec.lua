@@ -189,11 +189,13 @@ describe("core.scan_json", function()
       assert.equal("\240\159\152\128", f.d)
     end)
 
-    it("turns lone surrogates into U+FFFD", function()
-      local f = assert(core.scan_json([[{"a":"\ud83d","b":"\ude00x","c":"\ud83d\u0041"}]])).fields
-      assert.equal("\239\191\189", f.a)
-      assert.equal("\239\191\189x", f.b)
-      assert.equal("\239\191\189A", f.c)
+    it("refuses lone surrogates, as lua-cjson does (both decoders accept the same bodies)", function()
+      for _, body in ipairs({ [[{"a":"\ud83d"}]], [[{"b":"\ude00x"}]], [[{"c":"\ud83d\u0041"}]], [["\ud800]] }) do
+        local info, err = core.scan_json(body)
+        assert.is_nil(info, body)
+        assert.truthy(err:find("surrogate", 1, true), err)
+      end
+      assert.equal("\240\159\152\128", assert(core.scan_json([[{"d":"\ud83d\ude00"}]])).fields.d)
     end)
 
     it("passes raw UTF-8 through and unescapes long strings", function()

@@ -37,6 +37,19 @@ static int hexval(uchar c) {
   return -1;
 }
 
+/* The code unit of the \\uXXXX escape at s[i] (s[i] == '\\'): -2 when truncated, -1 when
+ * not hex. */
+static long hex4(const uchar *s, size_t n, size_t i) {
+  int a, b, c, d;
+  if (i + 6 > n) return -2;
+  a = hexval(s[i + 2]);
+  b = hexval(s[i + 3]);
+  c = hexval(s[i + 4]);
+  d = hexval(s[i + 5]);
+  if (a < 0 || b < 0 || c < 0 || d < 0) return -1;
+  return ((long)a << 12) | ((long)b << 8) | ((long)c << 4) | (long)d;
+}
+
 static int fail(mjs_parser *p, const char *why, size_t at) {
   if (!p->err) {
     p->err = why;
@@ -108,12 +121,21 @@ MJS_INLINE int scan_string(mjs_parser *p, mjs_value *v) {
     case 'n':
     case 'r':
     case 't': i += 2; break;
-    case 'u':
-      if (i + 6 > n) return fail(p, "truncated \\u escape", i);
-      if (hexval(s[i + 2]) < 0 || hexval(s[i + 3]) < 0 || hexval(s[i + 4]) < 0 || hexval(s[i + 5]) < 0)
-        return fail(p, "invalid \\u escape", i);
+    case 'u': {
+      long u = hex4(s, n, i);
+      if (u == -2) return fail(p, "truncated \\u escape", i);
+      if (u < 0) return fail(p, "invalid \\u escape", i);
+      /* UTF-16 surrogates come in pairs: a lone one is not text (lua-cjson refuses it too,
+       * and both decoders must accept the same bodies) */
+      if (u >= 0xDC00 && u <= 0xDFFF) return fail(p, "lone low surrogate in \\u escape", i);
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        long lo = (i + 7 < n && s[i + 6] == '\\' && s[i + 7] == 'u') ? hex4(s, n, i + 6) : -1;
+        if (lo < 0xDC00 || lo > 0xDFFF) return fail(p, "lone high surrogate in \\u escape", i);
+        i += 6;
+      }
       i += 6;
       break;
+    }
     default: return fail(p, "invalid escape", i);
     }
   }

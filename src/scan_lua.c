@@ -108,6 +108,19 @@ static void set_item_raw(lua_State *L, const char *s, const mjs_value *v) {
   lua_setfield(L, -2, "type");
 }
 
+/* core.check_json(text [, max_depth]) -> type name | nil, err: validation only, no tables. */
+static int l_check_json(lua_State *L) {
+  size_t n;
+  const char *s = check_text(L, 1, &n);
+  mjs_parser p;
+  int t;
+  mjs_init(&p, s, n, opt_depth(L, 2));
+  t = mjs_validate(&p);
+  if (t == MJS_NONE) return json_error(L, &p);
+  lua_pushstring(L, mjs_type_name(t));
+  return 1;
+}
+
 /* core.scan_json(text [, max_depth]) -> info | nil, err */
 static int l_scan_json(lua_State *L) {
   size_t n;
@@ -398,6 +411,7 @@ static int l_integerize(lua_State *L) {
 int mjs_open_scan(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"scan_json", l_scan_json},
+    {"check_json", l_check_json},
     {"quote_big_integers", l_quote_big_integers},
     {"parse_retry_after", l_parse_retry_after},
     {"parse_retry_after_ms", l_parse_retry_after_ms},

@@ -1,85 +1,116 @@
---- The CometAPI Midjourney client: endpoints, submit envelope, fetch/list,
--- action, modal.
+--- The CometAPI Midjourney client: every endpoint, and the submit → poll → act loop.
 --
 -- Every method that talks to the server **blocks** in plain code and **yields**
 -- inside a coroutine driven by the scheduler (`mj.spawn`/`mj.run`). Runtime
 -- failures return `nil, err` (see `midjourney.errors`); programmer mistakes
--- (wrong argument types, missing required fields) raise with a message naming
--- the argument.
+-- (wrong argument types, missing required fields, unknown option keys) raise with a
+-- message naming the argument or key.
 --
--- Submit methods (`imagine`, `action`, `modal`, `blend`, `describe`, `shorten`,
--- `video`, `edits`, `swap_face`) return `task_id, envelope`; codes 1, 21 and 22
--- mean accepted, any other code is an error of kind `"api"`. They are retried
--- only when the server provably did no work (see `midjourney.retry`); any
--- ambiguous failure after the request was sent gives kind `"maybe_accepted"`.
+-- Submit methods (`imagine`, `action`, `modal`, `change`, `blend`, `describe`,
+-- `shorten`, `video`, `edits`, `swap_face`) return `task_id, envelope`; codes 1, 21
+-- and 22 mean accepted, any other code is an error of kind `"api"`. They are retried
+-- only when the server provably did no work (see `midjourney.retry`); any ambiguous
+-- failure after the request was sent gives kind `"maybe_accepted"`.
 --
--- The API key: argument `api_key`, else env `COMETAPI_KEY`. A key with CR, LF or
--- NUL raises in `new`. A missing key is not an error in `new` (downloads need
--- none); each API call then returns `nil, err` (kind `"invalid"`) without
--- sending anything. The key never appears in `tostring(client)`, errors or logs.
+-- Options tables mix two sorts of keys: **wire fields**, sent to the server as they
+-- are (`state`, `notifyHook`, `enableRemix`, ...), and **library options** that
+-- steer the call (`timeout`, `deadline`, `wait`, `remix`, ...). Each method's doc
+-- says which is which; an unknown key raises, naming the closest valid one.
+--
+-- The API key: option `api_key`, else env `COMETAPI_KEY`. A key with CR, LF or NUL
+-- raises in `new`. A missing key is not an error in `new` (downloads need none);
+-- each API call then returns `nil, err` (kind `"invalid"`) without sending anything.
+-- The key never appears in `tostring(client)`, errors or logs.
 -- @module midjourney.client
-local errors = require("midjourney.errors")
-local json = require("midjourney.json")
-local task_mod = require("midjourney.task")
-local validate = require("midjourney.validate")
-local retry = require("midjourney.retry")
-local logmod = require("midjourney.log")
+local buttons = require "midjourney.buttons"
+local core = require "midjourney.core"
+local download = require "midjourney.download"
+local errors = require "midjourney.errors"
+local ids = require "midjourney.ids"
+local json = require "midjourney.json"
+local logmod = require "midjourney.log"
+local options = require "midjourney.options"
+local responses = require "midjourney.responses"
+local retry = require "midjourney.retry"
+local task_mod = require "midjourney.task"
+local transport = require "midjourney.transport"
+local validate = require "midjourney.validate"
+local verbs = require "midjourney.verbs"
+local wait = require "midjourney.wait"
 
 local M = {}
 
-M.VERSION = "0.1.0"
+M.VERSION = "0.2.0"
 M.USER_AGENT = "lua-midjourney/" .. M.VERSION
-
-local core = require "midjourney.core"
-
-local scheduler = require "midjourney.scheduler"
 
 local now = core.now
 
+--- A client: `mj.new(opts)`. Its fields are read-only settings; its methods are below.
+-- @type Client
 local Client = {}
-local methods = {}
-Client.__index = methods
+Client.__index = Client
 Client.__tostring = function(c)
   return string.format("midjourney.client(%s, key %s)", errors.redact_url(c.base_url),
     c._key and "set" or "missing")
 end
-M.methods = methods
+
+-- ------------------------------------------------------------------ construction
+
+local function header_line(v)
+  if type(v) ~= "table" then return false, "a list of 'Name: value' strings" end
+  for i, h in ipairs(v) do
+    local ok, why = validate.check_header_value(h)
+    if not ok then return false, "a list of 'Name: value' strings (headers[" .. i .. "]: " .. why .. ")" end
+    if not h:find("^[%w!#$%%&'*+.^_`|~-]+:") then
+      return false, "a list of 'Name: value' strings (headers[" .. i .. "] has no 'Name:' part)"
+    end
+  end
+  return true
+end
+
+local function header_value(v)
+  if type(v) ~= "string" then return false, "a string" end
+  local ok, why = validate.check_header_value(v)
+  return ok == true, ok and "" or ("a header value (" .. tostring(why) .. ")")
+end
+
+--- The options of `mj.new` (a schema of `midjourney.options`).
+M.new_options = options.schema("mj.new", {
+  api_key = "string", base_url = "string", mode = "string",
+  timeout = "seconds", submit_timeout = "seconds", connect_timeout = "seconds", low_speed_time = "seconds",
+  deadline = "seconds", max_body = "bytes", max_download = "bytes",
+  max_retries = "count", retry_base = "seconds", retry_cap = "seconds", max_retry_after = "seconds",
+  verify = "boolean", ca_file = "string", ca_path = "string", user_agent = header_value, headers = header_line,
+  logger = "function", log_level = { "debug", "info", "warn", "error" },
+  random = "function", sleep = "function",
+})
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
-
-local function opt_number(opts, name, default)
-  local v = validate.number_option(opts, name, default, "", 3) -- not a tail call: the level counts this frame
-  return v
-end
 
 --- Create a client. Neither blocks nor yields.
 -- @tparam[opt] table opts
 --   `api_key` (else env COMETAPI_KEY),
 --   `base_url` (else env COMETAPI_BASE_URL, else https://api.cometapi.com),
 --   `mode` (`"turbo"`, `"fast"`, `"relax"`: path prefix `/mj-<mode>`),
---   `timeout` (per request, default 60 s), `submit_timeout` (default 120 s),
---   `connect_timeout` (default 10 s), `low_speed_time` (abort a transfer
---   that moves less than 1 byte/s for this long, waiting for the first byte
---   included; API calls default to their request timeout so a slow upstream
---   is not cut early, downloads to 30 s), `deadline` (per operation including
---   retries and sleeps; default `2 * timeout + 10`), `max_retries` (2),
---   `retry_base` (0.5), `retry_cap` (8), `max_retry_after` (60),
---   `max_body` (JSON bodies, 32 MiB), `max_download` (downloads, 512 MiB),
---   `verify` (TLS, default true), `ca_file`, `ca_path`, `user_agent`,
---   `headers` (extra header lines), `logger` (function(level, line, fields)),
---   `random` (RNG for jitter, tests), `sleep` (override, tests).
--- @return the client
--- @raise on wrong option types or a malformed key/base URL
+--   `timeout` (per request, default 60 s; also text-only submits),
+--   `submit_timeout` (submits that carry images, default max(timeout, 120) s),
+--   `connect_timeout` (default 10 s), `low_speed_time` (abort a transfer that moves
+--   less than 1 byte/s for this long, waiting for the first byte included; API calls
+--   default to their request timeout so a slow upstream is not cut early, downloads
+--   to 30 s), `deadline` (per operation including retries and sleeps; default
+--   `2 * timeout + 10`), `max_retries` (2), `retry_base` (0.5 s), `retry_cap` (8 s),
+--   `max_retry_after` (60 s), `max_body` (JSON bodies, 32 MiB), `max_download`
+--   (downloads, 512 MiB), `verify` (TLS, default true), `ca_file`, `ca_path`,
+--   `user_agent`, `headers` (extra `"Name: value"` lines), `logger`
+--   (`function(level, line, fields)`), `log_level` (`"debug"`, `"info"`, `"warn"`,
+--   `"error"`), `random` (RNG for jitter, specs), `sleep` (override, specs).
+--   Times are seconds (0 to 1,000,000); sizes are whole numbers of bytes.
+-- @treturn Client the client
+-- @raise on an unknown option, a wrong option type, or a malformed key/base URL
 function M.new(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("mj.new: argument 'opts' must be a table, got " .. type(opts), 2)
-  end
-  opts = opts or {}
+  opts = M.new_options:check(opts, 2)
   local key = opts.api_key
   if key == nil then key = os.getenv("COMETAPI_KEY") end
-  if key ~= nil and type(key) ~= "string" then
-    error("mj.new: option 'api_key' must be a string, got " .. type(key), 2)
-  end
   if key then
     key = trim(key)
     if key:find("[%c\127]") then error("mj.new: option 'api_key' contains control characters", 2) end
@@ -96,34 +127,25 @@ function M.new(opts)
     base = os.getenv("COMETAPI_BASE_URL")
     if base == "" then base = nil end
   end
-  base = base or "https://api.cometapi.com"
-  if type(base) ~= "string" then error("mj.new: option 'base_url' must be a string", 2) end
-  base = trim(base):gsub("/+$", "")
+  base = trim(base or "https://api.cometapi.com"):gsub("/+$", "")
   if not base:match("^[Hh][Tt][Tt][Pp][Ss]?://[^%s]+$") or base:find("[%c]") then
     error("mj.new: option 'base_url' must be an http(s) URL", 2)
   end
   local mode = opts.mode
-  if mode ~= nil and (type(mode) ~= "string" or not mode:match("^%a+$")) then
+  if mode ~= nil and not mode:match("^%a+$") then
     error("mj.new: option 'mode' must be a word such as \"turbo\"", 2)
   end
-  if opts.headers ~= nil and type(opts.headers) ~= "table" then
-    error("mj.new: option 'headers' must be a list of strings", 2)
-  end
-  for i, h in ipairs(opts.headers or {}) do
-    local ok, why = validate.check_header_value(h)
-    if not ok then error("mj.new: option 'headers[" .. i .. "]': " .. why, 2) end
-  end
-  local timeout = opt_number(opts, "timeout", 60)
-  local self = {
+  local timeout = opts.timeout or 60
+  local self = setmetatable({
     base_url = base,
     prefix = mode and ("/mj-" .. mode:lower()) or "",
     timeout = timeout,
-    submit_timeout = opt_number(opts, "submit_timeout", math.max(timeout, 120)),
-    connect_timeout = opt_number(opts, "connect_timeout", 10),
-    low_speed_time = opt_number(opts, "low_speed_time", nil),
-    deadline = opt_number(opts, "deadline", 2 * timeout + 10),
-    max_body = opt_number(opts, "max_body", 32 * 1024 * 1024),
-    max_download = opt_number(opts, "max_download", 512 * 1024 * 1024),
+    submit_timeout = opts.submit_timeout or math.max(timeout, 120),
+    connect_timeout = opts.connect_timeout or 10,
+    low_speed_time = opts.low_speed_time,
+    deadline = opts.deadline or (2 * timeout + 10),
+    max_body = opts.max_body or 32 * 1024 * 1024,
+    max_download = opts.max_download or 512 * 1024 * 1024,
     verify = opts.verify ~= false,
     ca_file = opts.ca_file, ca_path = opts.ca_path,
     user_agent = opts.user_agent or M.USER_AGENT,
@@ -134,278 +156,96 @@ function M.new(opts)
     },
     log = logmod.new(opts),
     _sleep = opts.sleep,
-  }
-  if opts.user_agent ~= nil then
-    local ok, why = validate.check_header_value(opts.user_agent)
-    if not ok then error("mj.new: option 'user_agent': " .. why, 2) end
-  end
+    -- what this client did recently, by task id: submits (the first poll waits a
+    -- little) and modal answers (a stale MODAL row is not the end of a wait)
+    _recent = { submitted = {}, modal = {}, n = 0 },
+  }, Client)
   -- the key is kept in a closure, not in a field, so that dumping the client
   -- table does not show it
   self._key = key and function() return key end or nil
-  return setmetatable(self, Client)
+  return self
 end
 
 --- True when `v` is a client. Neither blocks nor yields.
+-- @param v
+-- @treturn boolean
 function M.is_client(v) return getmetatable(v) == Client end
 
 -- ------------------------------------------------------------------ plumbing
 
-local function sleep(self, s)
-  if s <= 0 then return end
-  if self._sleep then return self._sleep(s) end
-  return scheduler.sleep(s)
-end
-
-local function request_id_of(rec, info)
-  if rec and rec.request_id and rec.request_id ~= "" then return rec.request_id end
-  if info and info.request_id then return info.request_id end
-  local msg = info and info.message
-  if type(msg) == "string" then
-    local rid = msg:match("%(request id: ([^%)]+)%)")
-    if rid then return rid end
-  end
-  return nil
-end
-
--- The body's shape (api.md §3.4), scanned in C.
-local function classify(status, body)
-  return core.classify(status, body or "")
-end
-
-local function is_html(rec)
-  local ct = rec.content_type or ""
-  return ct:find("html", 1, true) or (rec.body or ""):match("^%s*<")
-end
-
--- Build the error for a response that is not what we wanted.
-local function response_error(rec, info, what)
-  local status = rec.status
-  local rid = request_id_of(rec, info)
-  local ra = retry.retry_after(rec)
-  local shape = info.shape
-  if shape == "openai" or shape == "generic" or shape == "image" then
-    local msg = info.message or ("HTTP " .. status)
-    local kind = status == 429 and "rate_limited" or "http"
-    if shape == "generic" and status >= 200 and status < 300 then kind = "api" end
-    return errors.new { kind = kind, status = status, code = info.code, message = msg,
-      request_id = rid, retry_after = ra, type = info.type, retryable = retry.read_statuses[status] == true }
-  elseif shape == "relay" or shape == "submit" then
-    local kind = (status == 429 or info.code == 30) and "rate_limited" or "api"
-    local desc = info.description or ""
-    return errors.new { kind = kind, status = status, code = info.code, description = desc,
-      message = (desc:gsub("%s+$", "")) ~= "" and (desc:gsub("%s+$", "")) or ("code " .. tostring(info.code)),
-      request_id = rid, retry_after = ra, type = info.type,
-      retryable = kind == "rate_limited" or info.code == 23 or info.code == 9 }
-  elseif shape == "empty" then
-    return errors.new { kind = status >= 400 and "http" or "decode", status = status, request_id = rid,
-      message = "empty response body" .. (what and (" from " .. what) or "") }
-  else
-    local msg = (is_html(rec) and "HTML page instead of JSON" or "response is not the expected JSON")
-      .. (what and (" from " .. what) or "") .. ": " .. errors.snippet(rec.body)
-    local kind = (status >= 300 and status ~= 200) and "http" or "decode"
-    return errors.new { kind = kind, status = status, request_id = rid, message = msg,
-      retry_after = ra, retryable = retry.read_statuses[status] == true }
+local function check_self(self, name)
+  if getmetatable(self) ~= Client then
+    error("client:" .. name .. ": call it with ':' on a client", 3)
   end
 end
 
-local function transport_error(rec, submit, max_body)
-  local kind = rec.error_kind == "timeout" and "timeout" or "transport"
-  if rec.error_kind == "cancelled" then
-    return errors.new { kind = "cancelled", message = "the operation was cancelled" }
+local call_options = {}
+local function call_schema(name)
+  local s = call_options[name]
+  if not s then
+    s = options.schema("client:" .. name, { timeout = "seconds", deadline = "seconds" })
+    call_options[name] = s
   end
-  local msg = rec.error or "transport failure"
-  if rec.error_kind == "tls" then
-    msg = msg .. " (set the ca_file or ca_path option to trust another CA)"
-  elseif rec.error_kind == "too_large" then
-    msg = msg .. " (max_body = " .. tostring(max_body) .. " bytes)"
-  end
-  if submit and rec.sent ~= false then
-    return errors.new { kind = "maybe_accepted", cause = kind, retryable = false,
-      message = "the submit may have been accepted (" .. msg .. "); it was not resent" }
-  end
-  return errors.new { kind = kind, message = msg, retryable = not retry.fatal_transport[rec.error_kind],
-    error_kind = rec.error_kind, curl_code = rec.curl_code }
+  return s
 end
 
-local header_cache = setmetatable({}, { __mode = "k" }) -- client -> { get = {...}, post = {...} }
-
-local function build_headers(self, with_body)
-  local h = {
-    "Authorization: Bearer " .. self._key(),
-    "Accept: application/json",
-    "User-Agent: " .. self.user_agent,
-  }
-  if with_body then h[#h + 1] = "Content-Type: application/json" end
-  for _, x in ipairs(self.extra_headers or {}) do h[#h + 1] = x end
-  return h
-end
-
--- The header lists never change for a client: build them once (the engine copies them).
-local function headers_for(self, with_body)
-  local c = header_cache[self]
-  if not c then
-    c = {}
-    header_cache[self] = c
-  end
-  local k = with_body and "post" or "get"
-  local h = c[k]
-  if not h then
-    h = build_headers(self, with_body)
-    c[k] = h
-  end
-  return h
-end
-
-local function no_key_error()
-  return errors.new { kind = "invalid",
-    message = "no API key: pass api_key to mj.new or set COMETAPI_KEY" }
-end
-
--- One HTTP exchange with retries.
--- `class` is "read" or "submit"; `interpret(rec, info)` returns
--- `value, extra` on success or `nil, err, retry_ok`.
-local function call(self, class, method, path, body, interpret, opts, fast)
-  if not self._key then return nil, no_key_error() end
-  opts = opts or {}
-  local t0 = now()
-  local deadline = t0 + (opts.deadline or self.deadline)
-  local timeout = opts.timeout or (class == "submit" and body and self.submit_timeout or self.timeout)
-  local url = self.base_url .. path
-  local attempt = 0
-  local last_err
-  while true do
-    attempt = attempt + 1
-    local left = deadline - now()
-    if left <= 0 then
-      return nil, last_err or errors.new { kind = "timeout", message = "operation deadline passed" }
-    end
-    local spec = {
-      method = method, url = url, headers = headers_for(self, body ~= nil), body = body,
-      timeout = math.min(timeout, left), connect_timeout = math.min(self.connect_timeout, left),
-      max_body = self.max_body, follow = false, verify = self.verify,
-      ca_file = self.ca_file, ca_path = self.ca_path,
-      -- libcurl's low-speed check also runs while waiting for the first byte:
-      -- by default it must not fire before the request timeout (image-seed and
-      -- submits may legitimately think for a minute)
-      low_speed_limit = 1,
-      low_speed_time = math.max(1, math.ceil(math.min(self.low_speed_time or timeout, timeout))),
-      -- a submit must not ride a reused keep-alive connection: libcurl silently
-      -- resends a request whose reused connection died without an answer
-      fresh_connect = class == "submit" or nil,
-    }
-    local rec = scheduler.request(spec)
-    if self.log then
-      self.log("debug", { event = "response", method = method, path = path, status = rec.status,
-        attempt = attempt, time = rec.time, request_id = rec.request_id,
-        error = rec.error_kind })
-    end
-    local value, extra, retryable
-    if rec.error then
-      if rec.error_kind == "cancelled" then return nil, transport_error(rec) end
-      extra = transport_error(rec, class == "submit", self.max_body)
-      if class == "submit" then retryable = retry.submit_retryable(rec)
-      else retryable = retry.read_retryable(rec) end
-    else
-      -- the poll path: a 200 whose body is what we want skips the error classification
-      if fast and rec.status == 200 then
-        local v = fast(rec)
-        if v ~= nil then return v end
-      end
-      local info = classify(rec.status, rec.body)
-      value, extra, retryable = interpret(rec, info)
-      if value ~= nil then return value, extra end
-      if retryable == nil then
-        if class == "submit" then retryable = retry.submit_retryable(rec, info.code)
-        else retryable = retry.read_retryable(rec) end
+-- Remember that this client submitted (or answered the modal of) a task, for a while.
+local RECENT_TTL = 3600
+local function remember(self, kind, id)
+  local r = self._recent
+  r[kind][id] = now()
+  r.n = r.n + 1
+  if r.n > 4096 then -- forget what is older than the gateway's one-hour cap
+    local cut, n = now() - RECENT_TTL, 0
+    for _, k in ipairs({ "submitted", "modal" }) do
+      for x, t in pairs(r[k]) do
+        if t < cut then r[k][x] = nil else n = n + 1 end
       end
     end
-    last_err = extra
-    if not retryable or attempt > self.policy.max_retries then return nil, extra end
-    local delay = retry.delay(attempt, rec, self.policy)
-    if now() + delay >= deadline then
-      extra.message = extra.message .. " (no retry: the operation deadline is near)"
-      return nil, extra
-    end
-    if self.log then
-      self.log("info", { event = "retry", method = method, path = path, attempt = attempt,
-        time = delay, error = extra.kind })
-    end
-    sleep(self, delay)
+    r.n = n
   end
 end
-M._call = call
 
-local function encode_id(id)
-  return (id:gsub("[^%w%-_.~]", function(c) return string.format("%%%02X", c:byte()) end))
+--- When this client submitted task `id` (seconds on `core.now()`'s clock), or nil.
+-- Neither blocks nor yields.
+-- @tparam string id
+-- @treturn number|nil
+function Client:submitted_at(id)
+  return self._recent.submitted[id]
+end
+
+--- True when this client answered task `id`'s MODAL dialog (`client:modal`): a MODAL
+-- snapshot of it is then stale (the gateway keeps serving the old row until its next
+-- sync), not the end of a wait. Neither blocks nor yields.
+-- @tparam string id
+-- @treturn boolean
+function Client:answered_modal(id)
+  return self._recent.modal[id] ~= nil
 end
 
 local function path(self, p) return self.prefix .. p end
 
--- ------------------------------------------------------------------ submits
-
--- Interpret a submit answer: codes 1/21/22 with a result are accepted.
-local accepted = { [1] = true, [21] = true, [22] = true }
-
-local function submit_interpret(want_list)
-  return function(rec, info)
-    if info.shape == "submit" and accepted[info.code] then
-      local env = info.value
-      if env == nil then env = json.decode(rec.body) end
-      if type(env) == "table" then json.strip_nulls(env) else env = {} end
-      local r = env.result
-      if want_list then
-        if type(r) == "table" then
-          local urls = {}
-          for i, u in ipairs(r) do urls[i] = tostring(u) end
-          return urls, env
-        elseif type(r) == "string" and r ~= "" then
-          return { r }, env
-        end
-      else
-        local id = task_mod.id_string(r) or info.result
-        if type(id) == "string" and id ~= "" then
-          env.result = id
-          env.code = info.code
-          return id, env
-        end
-      end
-      local e = errors.new { kind = "decode", status = rec.status, code = info.code,
-        message = "accepted submit without a usable result: " .. errors.snippet(rec.body),
-        request_id = request_id_of(rec, info) }
-      return nil, e, false
-    end
-    local status = rec.status
-    if info.shape == "submit" or info.shape == "relay" or info.shape == "generic" or info.shape == "openai" then
-      -- a well-formed rejection: the server said no
-      if status >= 500 and info.shape ~= "submit" and info.shape ~= "relay" then
-        local e = response_error(rec, info)
-        return nil, errors.new { kind = "maybe_accepted", status = status, retryable = false,
-          cause = e.kind, request_id = e.request_id,
-          message = "the submit may have been accepted (" .. e.message .. "); it was not resent" }, false
-      end
-      if status >= 500 and info.shape == "relay" and info.code == 5 then
-        local e = response_error(rec, info)
-        return nil, errors.new { kind = "maybe_accepted", status = status, retryable = false,
-          cause = "api", code = 5, request_id = e.request_id,
-          message = "the submit may have been accepted (" .. e.message .. "); it was not resent" }, false
-      end
-      local e = response_error(rec, info, "submit")
-      if status == 429 then e.kind = "rate_limited"; e.retryable = true end
-      return nil, e
-    end
-    -- empty, invalid, HTML, unexpected JSON
-    if status >= 400 and status < 500 and status ~= 408 then
-      return nil, response_error(rec, info, "submit"), status == 429
-    end
-    local e = response_error(rec, info, "submit")
-    return nil, errors.new { kind = "maybe_accepted", status = status, retryable = false, cause = e.kind,
-      request_id = e.request_id,
-      message = "the submit may have been accepted (" .. e.message .. "); it was not resent" }, false
-  end
+local function no_key_error()
+  return errors.new { kind = "invalid", message = "no API key: pass api_key to mj.new or set COMETAPI_KEY" }
 end
+
+-- One API call through the transport.
+local function call(self, class, method, p, body, interpret, o, timeout)
+  if not self._key then return nil, no_key_error() end
+  o = o or {}
+  timeout = o.timeout or timeout or self.timeout
+  return transport.exchange(self, {
+    class = class, what = p, interpret = interpret, timeout = timeout,
+    deadline = o.deadline or self.deadline, limit = string.format("max_body = %d bytes", self.max_body),
+    spec = transport.api_spec(self, method, path(self, p), body, class == "submit", timeout),
+  })
+end
+
+-- ------------------------------------------------------------------ submits
 
 local submit_paths = {
   imagine = "/mj/submit/imagine", action = "/mj/submit/action", modal = "/mj/submit/modal",
+  change = "/mj/submit/change",
   blend = "/mj/submit/blend", describe = "/mj/submit/describe", shorten = "/mj/submit/shorten",
   video = "/mj/submit/video", edits = "/mj/submit/edits", swap_face = "/mj/insight-face/swap",
   upload = "/mj/submit/upload-discord-images",
@@ -417,8 +257,22 @@ local function copy_fields(t)
   return out
 end
 
--- Validate and send a submit body.
-local function submit(self, endpoint, body, opts, level)
+-- True when the body carries an image field (the submit then uses submit_timeout).
+local function carries_images(endpoint, body)
+  local r = validate.rules[endpoint]
+  for f in pairs(r and r.images or {}) do
+    if body[f] ~= nil then return true end
+  end
+  return false
+end
+
+-- Validate and send a submit body; remember the new task id.
+local function submit(self, endpoint, body, o, level)
+  if body.taskId ~= nil and (type(body.taskId) == "string" or type(body.taskId) == "number") then
+    local sid, why = ids.check(body.taskId)
+    if not sid then return nil, errors.new { kind = "invalid", message = endpoint .. ": field 'taskId': " .. why } end
+    body.taskId = sid
+  end
   local ok, why, what = validate.check_body(endpoint, body)
   if not ok then
     if what == "content" then
@@ -426,371 +280,520 @@ local function submit(self, endpoint, body, opts, level)
     end
     error("client:" .. endpoint .. ": " .. why, (level or 2) + 1)
   end
-  local text = json.encode(body)
-  return call(self, "submit", "POST", path(self, submit_paths[endpoint]), text,
-    submit_interpret(endpoint == "upload"), opts)
+  local want_list = endpoint == "upload"
+  local id, env = call(self, "submit", "POST", submit_paths[endpoint], json.encode(body),
+    function(rec) return responses.submit(rec, want_list) end, o,
+    carries_images(endpoint, body) and self.submit_timeout or self.timeout)
+  if id and not want_list then remember(self, endpoint == "modal" and "modal" or "submitted", id) end
+  return id, env
 end
 
-local function check_self(self, name)
-  if getmetatable(self) ~= Client then
-    error("client:" .. name .. ": call it with ':' on a client", 3)
-  end
+-- A verb's task argument: a Task, or an id (raises on a wrong type; nil, err for an id
+-- the API never issues).
+local function task_arg(name, task)
+  if task_mod.is_task(task) then return true end
+  local sid, err = ids.arg("client:" .. name, task, "task", 3)
+  if not sid then return nil, err end
+  return true
 end
 
-local function body_arg(name, t, level)
+local function fields_arg(name, t)
   if type(t) ~= "table" then
-    error("client:" .. name .. ": argument 'fields' must be a table of wire fields, got " .. type(t), level or 3)
+    error("client:" .. name .. ": argument 'fields' must be a table of wire fields, got " .. type(t), 3)
   end
   return copy_fields(t)
 end
 
-local function call_opts(o)
-  if o == nil then return nil end
-  if type(o) ~= "table" then error("argument 'opts' must be a table", 3) end
-  return o
-end
-
 --- Submit `/mj/submit/imagine`. Blocks, or yields in a scheduler coroutine.
--- @tparam string|table prompt the prompt, or a table of wire fields
---   (`prompt` required; `botType`, `base64Array`, `state`, `notifyHook`,
---   `accountFilter`, unknown fields passed through)
--- @tparam[opt] table opts per-call `timeout`, `deadline`
+-- @tparam string|table prompt the prompt, or a table of wire fields (`prompt`
+--   required; `botType`, `base64Array`, `state`, `notifyHook`, `accountFilter`,
+--   unknown fields passed through)
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn[1] string task id
 -- @treturn[1] table envelope `{code, description, result, properties}`
 -- @treturn[2] nil
 -- @treturn[2] table error
--- @raise on a wrong argument type or a missing prompt
-function methods:imagine(prompt, opts)
+-- @raise on a wrong argument type, an unknown option or a missing prompt
+function Client:imagine(prompt, opts)
   check_self(self, "imagine")
   local body
   if type(prompt) == "string" then body = { prompt = prompt }
   elseif type(prompt) == "table" then body = copy_fields(prompt)
   else error("client:imagine: argument 'prompt' must be a string or a table, got " .. type(prompt), 2) end
-  return submit(self, "imagine", body, call_opts(opts))
+  return submit(self, "imagine", body, call_schema("imagine"):check(opts, 2))
 end
 
-local function simple_submit(endpoint)
-  return function(self, fields, opts)
-    check_self(self, endpoint)
-    return submit(self, endpoint, body_arg(endpoint, fields), call_opts(opts))
-  end
+--- Submit `/mj/submit/blend`: 2 to 5 images into one grid. Blocks, or yields.
+-- @tparam table fields wire fields: `base64Array` (2–5 data URIs or URLs),
+--   `dimensions` (`"PORTRAIT"`, `"SQUARE"`, `"LANDSCAPE"`), `botType`, `state`, ...
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
+-- @treturn string|nil task id, or nil and an error
+-- @treturn table envelope or error
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:blend(fields, opts)
+  check_self(self, "blend")
+  return submit(self, "blend", fields_arg("blend", fields), call_schema("blend"):check(opts, 2))
 end
 
---- Submit `/mj/submit/blend` (`base64Array` of 2-5 images, `dimensions`).
--- Blocks, or yields in a scheduler coroutine.
--- @tparam table fields wire fields
--- @tparam[opt] table opts
+--- Submit `/mj/submit/describe`: an image to four prompt suggestions
+-- (`task:suggestions()` on the finished task). Blocks, or yields.
+-- @tparam table fields wire fields: `base64` (a data URI) or `link` (a URL), `botType`, ...
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn string|nil task id, or nil and an error
 -- @treturn table envelope or error
--- @raise on a wrong argument type or a missing required field
--- @function blend
-methods.blend = simple_submit("blend")
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:describe(fields, opts)
+  check_self(self, "describe")
+  return submit(self, "describe", fields_arg("describe", fields), call_schema("describe"):check(opts, 2))
+end
 
---- Submit `/mj/submit/describe` (`base64` or `link`). Blocks, or yields.
--- @tparam table fields wire fields
--- @tparam[opt] table opts
+--- Submit `/mj/submit/shorten`: analyse a prompt. Blocks, or yields.
+-- @tparam table fields wire fields: `prompt`, `botType`, ...
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn string|nil task id, or nil and an error
 -- @treturn table envelope or error
--- @raise on a wrong argument type or a missing required field
--- @function describe
-methods.describe = simple_submit("describe")
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:shorten(fields, opts)
+  check_self(self, "shorten")
+  return submit(self, "shorten", fields_arg("shorten", fields), call_schema("shorten"):check(opts, 2))
+end
 
---- Submit `/mj/submit/shorten` (`prompt`). Blocks, or yields.
--- @tparam table fields wire fields
--- @tparam[opt] table opts
+--- Submit `/mj/submit/video`: an image to video, or (with `action = "extend"`) extend
+-- a video of an earlier VIDEO task. Blocks, or yields.
+-- @tparam table fields wire fields: a new video takes `image` (URL or data URI,
+--   required), `motion` (`"low"`/`"high"`), `prompt`, `endImage`, `loop`, `videoType`,
+--   `batchSize`; an extension takes `action = "extend"`, `taskId` (the VIDEO task)
+--   and `index` (0-based, 0..3), `motion`, `prompt`, and no image
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn string|nil task id, or nil and an error
 -- @treturn table envelope or error
--- @raise on a wrong argument type or a missing required field
--- @function shorten
-methods.shorten = simple_submit("shorten")
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:video(fields, opts)
+  check_self(self, "video")
+  return submit(self, "video", fields_arg("video", fields), call_schema("video"):check(opts, 2))
+end
 
---- Submit `/mj/submit/video` (`image`, `motion`, `prompt`, ...). Blocks, or yields.
--- @tparam table fields wire fields
--- @tparam[opt] table opts
+--- Submit `/mj/submit/edits`: edit an image by prompt. Blocks, or yields.
+-- @tparam table fields wire fields: `image` (URL or data URI), `prompt`
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn string|nil task id, or nil and an error
 -- @treturn table envelope or error
--- @raise on a wrong argument type or a missing required field
--- @function video
-methods.video = simple_submit("video")
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:edits(fields, opts)
+  check_self(self, "edits")
+  return submit(self, "edits", fields_arg("edits", fields), call_schema("edits"):check(opts, 2))
+end
 
---- Submit `/mj/submit/edits` (`image`, `prompt`). Blocks, or yields.
--- @tparam table fields wire fields
--- @tparam[opt] table opts
+--- Submit `/mj/insight-face/swap`: put the face of one image on another. Blocks, or yields.
+-- @tparam table fields wire fields: `sourceBase64` (the face), `targetBase64`
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn string|nil task id, or nil and an error
 -- @treturn table envelope or error
--- @raise on a wrong argument type or a missing required field
--- @function edits
-methods.edits = simple_submit("edits")
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:swap_face(fields, opts)
+  check_self(self, "swap_face")
+  return submit(self, "swap_face", fields_arg("swap_face", fields), call_schema("swap_face"):check(opts, 2))
+end
 
---- Submit `/mj/insight-face/swap` (`sourceBase64`, `targetBase64`). Blocks, or yields.
--- @tparam table fields wire fields
--- @tparam[opt] table opts
--- @treturn string|nil task id, or nil and an error
--- @treturn table envelope or error
--- @raise on a wrong argument type or a missing required field
--- @function swap_face
-methods.swap_face = simple_submit("swap_face")
-
---- Upload images (`/mj/submit/upload-discord-images`). Blocks, or yields.
--- @tparam table fields `{base64Array = {...}}`
--- @tparam[opt] table opts
+--- Upload images (`/mj/submit/upload-discord-images`) to get URLs for them. Blocks, or yields.
+-- @tparam table fields wire fields: `base64Array` (data URIs)
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn[1] table list of URLs
 -- @treturn[1] table envelope
 -- @treturn[2] nil
 -- @treturn[2] table error
--- @raise on a wrong argument type or a missing required field
--- @function upload
-methods.upload = simple_submit("upload")
+-- @raise on a wrong argument type, an unknown option or a missing required field
+function Client:upload(fields, opts)
+  check_self(self, "upload")
+  return submit(self, "upload", fields_arg("upload", fields), call_schema("upload"):check(opts, 2))
+end
 
 -- ------------------------------------------------------------------ reads
 
-local function fetch_interpret(rec, info)
-  local status = rec.status
-  if status == 204 or status == 404 or info.shape == "empty"
-    or (info.shape == "json" and (rec.body or ""):match("^%s*null%s*$")) then
-    return nil, errors.new { kind = "not_found", status = status, message = "no such task",
-      request_id = request_id_of(rec, info) }, false
-  end
-  if info.shape == "relay" or info.shape == "submit" then
-    local d = info.description or ""
-    if d:find("task_no_found", 1, true) or d:find("task_not_found", 1, true) or info.code == 3 then
-      return nil, errors.new { kind = "not_found", status = status, code = info.code,
-        description = d, message = "no such task", request_id = request_id_of(rec, info) }, false
-    end
-  end
-  if status >= 200 and status < 300 and (info.shape == "json") then
-    local t, err = task_mod.from_json(rec.body)
-    if t and t.id ~= nil then return t end
-    if t then err = "task object without an id" end
-    return nil, errors.new { kind = "decode", status = status,
-      message = tostring(err) .. ": " .. errors.snippet(rec.body) }, false
-  end
-  return nil, response_error(rec, info, "fetch")
-end
-
--- A 200 with a task object that has an id: one scan, no classification.
-local function fetch_fast(rec)
-  local t = task_mod.from_json(rec.body or "")
-  if t and t.id ~= nil then return t end
-  return nil
-end
-
-local function id_arg(name, v, argname)
-  if type(v) == "table" then
-    local ok, id = pcall(function() return v.id end)
-    if not ok or id == nil then
-      error("client:" .. name .. ": argument '" .. argname .. "' is a table without an id", 3)
-    end
-    v = id
-  end
-  if type(v) ~= "string" and type(v) ~= "number" then
-    error("client:" .. name .. ": argument '" .. argname .. "' must be a task id or a task, got " .. type(v), 3)
-  end
-  local s, why = validate.check_task_id(v)
-  if not s then
-    return nil, errors.new { kind = "invalid", message = "argument '" .. argname .. "': " .. why }
-  end
-  return s
-end
-M._id_arg = id_arg
-
 --- Fetch one task (`GET /mj/task/{id}/fetch`). Blocks, or yields.
 -- An unknown id gives kind `"not_found"` whatever shape the server used
--- (HTTP 400 task_no_found, 404, 204, empty body, `null`).
--- @tparam string|number|table id a task id or a task
--- @tparam[opt] table opts per-call `timeout`, `deadline`
+-- (HTTP 400 task_no_found, 404, 204, an empty or `null` body on a 2xx/4xx answer).
+-- @tparam string|number|Task id a task id or a task
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn[1] Task
 -- @treturn[2] nil
 -- @treturn[2] table error
--- @raise on a wrong argument type
-function methods:fetch(id, opts)
+-- @raise on a wrong argument type or an unknown option
+function Client:fetch(id, opts)
   check_self(self, "fetch")
-  local sid, err = id_arg("fetch", id, "id")
+  local sid, err = ids.arg("client:fetch", id, "id")
   if not sid then return nil, err end
-  return call(self, "read", "GET", path(self, "/mj/task/" .. encode_id(sid) .. "/fetch"), nil,
-    fetch_interpret, call_opts(opts), fetch_fast)
-end
-
--- The tasks of a list answer, lazily: each element's top-level fields come from the
--- C scanner and the element's text is decoded only when a caller reads more.
-local function list_items(body)
-  local info = core.scan_json(body or "")
-  if not info then return nil end
-  if info.type == "null" then return json.null end
-  if info.type == "object" then return json.decode(body) end -- not a list: the caller reports it
-  if info.type ~= "array" then return info.value end
-  local out = {}
-  for _, item in ipairs(info.items or {}) do
-    if item.type == "object" then out[#out + 1] = task_mod.from_scan(item.fields or {}, item.raw) end
-  end
-  return out
-end
-
-local function list_interpret(rec, info)
-  local status = rec.status
-  if status >= 200 and status < 300 then
-    if info.shape == "empty" then return {} end
-    local v = list_items(rec.body)
-    if type(v) == "table" and (v[1] ~= nil or next(v) == nil) then
-      local out, index = {}, {}
-      for _, x in ipairs(v) do
-        if type(x) == "table" then
-          local t = getmetatable(x) and x or task_mod.new(x)
-          local id = t.id
-          if id ~= nil then
-            if index[id] then
-              -- a modal can make two rows with one id: keep the most advanced
-              local prev = out[index[id]]
-              local pp, np = prev:percent() or -1, t:percent() or -1
-              if (t:is_done() and not prev:is_done()) or (t:is_done() == prev:is_done() and np > pp) then
-                out[index[id]] = t
-              end
-            else
-              out[#out + 1] = t
-              index[id] = #out
-            end
-          end
-        end
-      end
-      return out
-    end
-    if v == json.null then return {} end
-  end
-  return nil, response_error(rec, info, "list-by-condition")
+  return call(self, "read", "GET", "/mj/task/" .. ids.path_segment(sid) .. "/fetch", nil, responses.fetch,
+    call_schema("fetch"):check(opts, 2))
 end
 
 --- List tasks by id (`POST /mj/task/list-by-condition`). Blocks, or yields.
--- Unknown ids are left out; order is the server's; duplicate rows of one id
--- are merged (the most advanced kept).
--- @tparam table ids a list of task ids (strings or integers) or tasks
--- @tparam[opt] table opts per-call `timeout`, `deadline`
+-- Unknown ids are left out; the order is the server's; when one id has two rows
+-- (after a modal), the one further along its lifecycle is kept.
+-- @tparam table list a list of task ids (strings or integers) or tasks
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn[1] table list of Tasks
 -- @treturn[2] nil
 -- @treturn[2] table error
--- @raise on a wrong argument type
-function methods:list(ids, opts)
+-- @raise on a wrong argument type or an unknown option
+function Client:list(list, opts)
   check_self(self, "list")
-  if type(ids) ~= "table" then error("client:list: argument 'ids' must be a list of task ids", 2) end
-  local list, seen = {}, {}
-  for i = 1, #ids do
-    local s, err = id_arg("list", ids[i], "ids[" .. i .. "]")
+  if type(list) ~= "table" then error("client:list: argument 'ids' must be a list of task ids", 2) end
+  opts = call_schema("list"):check(opts, 2)
+  local out, seen = {}, {}
+  for i = 1, #list do
+    local s, err = ids.arg("client:list", list[i], "ids[" .. i .. "]")
     if not s then return nil, err end
-    if not seen[s] then seen[s] = true; list[#list + 1] = s end
+    if not seen[s] then seen[s] = true; out[#out + 1] = s end
   end
-  if #list == 0 then return {} end
-  local body = json.encode { ids = json.array(list) }
-  return call(self, "read", "POST", path(self, "/mj/task/list-by-condition"), body,
-    list_interpret, call_opts(opts))
-end
-
-local function seed_interpret(rec, info)
-  if info.shape == "submit" and info.code == 1 then
-    local r = info.result
-    if r == nil and info.value then r = task_mod.id_string(info.value.result) end
-    if r ~= nil and r ~= "" then return tostring(r) end
-  end
-  local err = select(2, fetch_interpret(rec, info))
-  if err and err.kind == "not_found" then return nil, err, false end
-  return nil, response_error(rec, info, "image-seed")
+  if #out == 0 then return {} end
+  return call(self, "read", "POST", "/mj/task/list-by-condition", json.encode { ids = json.array(out) },
+    responses.list, opts)
 end
 
 --- The seed of a finished task (`GET /mj/task/{id}/image-seed`). Blocks, or yields.
--- @tparam string|number|table id a task id or a task
--- @tparam[opt] table opts per-call `timeout` (default 90 s: the upstream may
+-- @tparam string|number|Task id a task id or a task
+-- @tparam[opt] table opts library options: `timeout` (default 90 s: the upstream may
 --   take up to 60 s), `deadline`
 -- @treturn[1] string the seed
 -- @treturn[2] nil
 -- @treturn[2] table error
--- @raise on a wrong argument type
-function methods:image_seed(id, opts)
+-- @raise on a wrong argument type or an unknown option
+function Client:image_seed(id, opts)
   check_self(self, "image_seed")
-  local sid, err = id_arg("image_seed", id, "id")
+  local sid, err = ids.arg("client:image_seed", id, "id")
   if not sid then return nil, err end
-  opts = call_opts(opts) or {}
-  local o = { timeout = opts.timeout or math.max(self.timeout, 90), deadline = opts.deadline }
-  o.deadline = o.deadline or (2 * o.timeout + 10)
-  return call(self, "read", "GET", path(self, "/mj/task/" .. encode_id(sid) .. "/image-seed"), nil,
-    seed_interpret, o)
+  opts = call_schema("image_seed"):check(opts, 2)
+  local timeout = opts.timeout or math.max(self.timeout, 90)
+  return call(self, "read", "GET", "/mj/task/" .. ids.path_segment(sid) .. "/image-seed", nil, responses.seed,
+    { timeout = timeout, deadline = opts.deadline or (2 * timeout + 10) })
 end
 
--- ------------------------------------------------------------------ action / modal
+-- ------------------------------------------------------------------ action / modal / change
 
-local pass_opts = { "state", "enableRemix", "chooseSameChannel", "notifyHook", "accountFilter", "strong" }
+local action_options = options.schema("client:action", {
+  state = { kind = "string", wire = true }, enableRemix = { kind = "boolean", wire = true },
+  chooseSameChannel = { kind = "boolean", wire = true }, notifyHook = { kind = "string", wire = true },
+  accountFilter = { kind = "table", wire = true },
+  timeout = "seconds", deadline = "seconds", remix = "string",
+  wait = function(v) return type(v) == "boolean" or type(v) == "table", "true, false or a table of wait options" end,
+})
+M.action_options = action_options
 
---- Click a button (`/mj/submit/action`). When given an id, or a task that is
--- not a SUCCESS snapshot, fetches the newest task first; the button is always
--- resolved against that newest `buttons` list. Blocks, or yields.
--- @tparam string|number|table task_or_id a task id or a Task
+--- Press a button (`/mj/submit/action`). When given an id, or a task that is not a
+-- SUCCESS snapshot, fetches the newest task first; the button is always resolved
+-- against that newest `buttons` list (a customId is never built). Blocks, or yields.
+--
+-- With `remix = "a new prompt"`, the action is sent with `enableRemix = true`, the new
+-- task is waited for until it opens its Remix dialog (MODAL), and the dialog is
+-- answered with the prompt (`client:modal`); the task id is returned as usual.
+-- @tparam string|number|Task task_or_id a task id or a Task
 -- @tparam string|table button label (`"U1"`), emoji (`"🔄"`), customId, family
 --   (`"upsample::2"`, `"pan_left"`), or a button table
--- @tparam[opt] table opts `state`, `enableRemix`, `chooseSameChannel`,
---   `notifyHook`, `accountFilter`, `strong` (wire fields) and `timeout`, `deadline`
--- @treturn[1] string the new task id
+-- @tparam[opt] table opts wire fields: `state`, `enableRemix`, `chooseSameChannel`,
+--   `notifyHook`, `accountFilter`; library options: `timeout`, `deadline` (the
+--   HTTP calls), `remix` (the Remix prompt, see above), `wait` (`true`, or a table of
+--   `client:wait` options: return the finished task instead of its id)
+-- @treturn[1] string the new task id (with `wait`: the finished Task)
 -- @treturn[1] table envelope
 -- @treturn[2] nil
--- @treturn[2] table error (kind `"invalid"` naming the button when the task has none such)
--- @raise on wrong argument types
-function methods:action(task_or_id, button, opts)
+-- @treturn[2] table error: kind `"invalid"` when the task is not finished (naming its
+--   status and percent) or has no such button (naming the buttons it has)
+-- @raise on wrong argument types or an unknown option
+function Client:action(task_or_id, button, opts)
   check_self(self, "action")
   if type(button) ~= "string" and type(button) ~= "table" then
     error("client:action: argument 'button' must be a string or a button table, got " .. type(button), 2)
   end
-  opts = call_opts(opts) or {}
-  local t = task_or_id
-  if not (task_mod.is_task(t) and t.status == "SUCCESS") then
-    local sid, err = id_arg("action", task_or_id, "task_or_id")
-    if not sid then return nil, err end
-    t, err = self:fetch(sid, { deadline = opts.deadline })
-    if not t then return nil, err end
-  end
+  opts = action_options:check(opts, 2)
+  local ok, aerr = task_arg("action", task_or_id)
+  if not ok then return nil, aerr end
+  local what = type(button) == "table" and tostring(button.customId or button.label or button.emoji)
+    or string.format("%q", button)
+  local t, err = verbs.newest(self, task_or_id, "client:action", what, opts.deadline)
+  if not t then return nil, err end
   local b = t:button(button)
-  if not b or type(b.customId) ~= "string" or b.customId == "" then
-    local names = {}
-    for _, x in ipairs(t.buttons or {}) do
-      local n = (x.label ~= nil and x.label ~= "") and x.label or x.emoji or x.customId
-      names[#names + 1] = tostring(n)
-    end
-    local bname = type(button) == "table" and (button.customId or button.label or button.emoji) or button
-    return nil, errors.new { kind = "invalid", task = t,
-      message = string.format("task %s (status %s) has no button %q; buttons: %s", tostring(t.id),
-        tostring(t.status), tostring(bname), #names > 0 and table.concat(names, " ") or "none") }
+  if not b or type(b.customId) ~= "string" or b.customId == "" then return nil, buttons.missing(t, what) end
+  local body = action_options:wire_fields(opts)
+  body.taskId, body.customId = t.id, b.customId
+  if opts.remix then body.enableRemix = true end
+  local id, env = submit(self, "action", body, { timeout = opts.timeout, deadline = opts.deadline })
+  if not id then return nil, env end
+  if opts.remix then
+    id, env = verbs.answer_remix(self, id, env, opts.remix, opts)
+    if not id then return nil, env end
   end
-  local body = { taskId = t.id, customId = b.customId }
-  for _, k in ipairs(pass_opts) do
-    if opts[k] ~= nil then body[k] = opts[k] end
-  end
-  return submit(self, "action", body, opts)
+  if opts.wait then return self:wait(id, type(opts.wait) == "table" and opts.wait or nil) end
+  return id, env
 end
 
---- Answer a task waiting in MODAL (`/mj/submit/modal`). Blocks, or yields.
--- @tparam string|number|table task_or_id the MODAL task (id or Task)
--- @tparam[opt] table fields `prompt`, `maskBase64` (data URI or raw base64),
---   `state`, `notifyHook`, other wire fields passed through
--- @tparam[opt] table opts `timeout`, `deadline`
+--- Answer a task waiting in MODAL (`/mj/submit/modal`): Vary Region, Custom Zoom,
+-- Remix. From then on, a MODAL snapshot of this task counts as stale for this
+-- client's waits (the gateway serves the old row until its next sync). Blocks, or yields.
+-- @tparam string|number|Task task_or_id the MODAL task (id or Task)
+-- @tparam[opt] table fields wire fields: `prompt`, `maskBase64` (a PNG data URI or
+--   raw base64), `state`, `notifyHook`, other fields passed through
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
 -- @treturn[1] string the task id (the same as the modal task's)
 -- @treturn[1] table envelope
 -- @treturn[2] nil
 -- @treturn[2] table error
--- @raise on wrong argument types
-function methods:modal(task_or_id, fields, opts)
+-- @raise on wrong argument types or an unknown option
+function Client:modal(task_or_id, fields, opts)
   check_self(self, "modal")
-  local sid, err = id_arg("modal", task_or_id, "task_or_id")
+  local sid, err = ids.arg("client:modal", task_or_id, "task_or_id")
   if not sid then return nil, err end
   if fields ~= nil and type(fields) ~= "table" then
     error("client:modal: argument 'fields' must be a table, got " .. type(fields), 2)
   end
   local body = fields and copy_fields(fields) or {}
   body.taskId = sid
-  return submit(self, "modal", body, call_opts(opts))
+  return submit(self, "modal", body, call_schema("modal"):check(opts, 2))
 end
 
--- ------------------------------------------------------------------ extensions
+local change_actions = { UPSCALE = true, VARIATION = true, REROLL = true }
+local change_options = options.schema("client:change", { state = { kind = "string", wire = true },
+  notifyHook = { kind = "string", wire = true }, timeout = "seconds", deadline = "seconds" })
 
--- wait/wait_all, verbs and download install themselves as methods.
-require("midjourney.wait").install(methods)
-require("midjourney.verbs").install(methods)
-require("midjourney.download").install(methods, {
-  errors = errors, retry = retry, now = now, sleep = sleep,
-})
+--- The older button API (`/mj/submit/change`): `UPSCALE`, `VARIATION` or `REROLL` of
+-- image `index` of a grid, without reading its buttons. Prefer `action` and the verbs.
+-- Blocks, or yields.
+-- @tparam string|number|Task task_or_id the grid task (id or Task)
+-- @tparam string action `"UPSCALE"`, `"VARIATION"` or `"REROLL"`
+-- @tparam integer index 1..4 (the gateway requires one even for REROLL)
+-- @tparam[opt] table opts wire fields: `state`, `notifyHook`; library options:
+--   `timeout`, `deadline`
+-- @treturn string|nil the new task id, or nil and an error
+-- @treturn table envelope or error
+-- @raise on wrong argument types or an unknown option
+function Client:change(task_or_id, action, index, opts)
+  check_self(self, "change")
+  if not change_actions[action] then
+    error("client:change: argument 'action' must be \"UPSCALE\", \"VARIATION\" or \"REROLL\", got "
+      .. tostring(action), 2)
+  end
+  if type(index) ~= "number" or index ~= math.floor(index) or index < 1 or index > 4 then
+    error("client:change: argument 'index' must be an integer 1..4, got " .. tostring(index), 2)
+  end
+  local sid, err = ids.arg("client:change", task_or_id, "task_or_id")
+  if not sid then return nil, err end
+  opts = change_options:check(opts, 2)
+  local body = { taskId = sid, action = action, index = index, state = opts.state, notifyHook = opts.notifyHook }
+  return submit(self, "change", body, { timeout = opts.timeout, deadline = opts.deadline })
+end
+
+-- ------------------------------------------------------------------ waiting
+
+--- Wait for a task to finish. Blocks, or yields in a scheduler coroutine.
+--
+-- Ends at SUCCESS or MODAL (returns the task), FAILURE or CANCEL (kind
+-- `"task_failed"`), `not_found` after `not_found_limit` consecutive misses, a
+-- non-transient error (401, 403, invalid...), the deadline (kind `"timeout"`,
+-- `err.task` = the last snapshot) or a stall when `stall_error` is set. Transient
+-- errors (`midjourney.retry`'s rule) do not end it. A MODAL snapshot of a task whose
+-- dialog this client answered (`client:modal`) is stale and does not end it either.
+--
+-- The first poll goes out at once, except for a task this client submitted less than
+-- `first_delay` seconds ago (its first snapshot would only be the placeholder).
+-- Inside a scheduler coroutine, waits share their polls (`coalesce`): one
+-- list-by-condition request per `batch` tasks per `interval`.
+-- @tparam string|number|Task id_or_task a task id or a Task (a finished Task returns at once)
+-- @tparam[opt] table opts library options: `timeout` (600 s), `interval` (3 s),
+--   `first_delay` (3 s), `on_progress(task)` (on status or progress change),
+--   `on_stall(task)`, `stall_timeout` (seconds without change), `stall_error` (end the
+--   wait on a stall), `not_found_limit` (3), `coalesce` (default true), `batch` (50)
+-- @treturn[1] Task the task in SUCCESS or MODAL
+-- @treturn[2] nil
+-- @treturn[2] table error: `task_failed` (with `err.task`), `timeout` (with the last
+--   snapshot in `err.task`), `not_found`, `cancelled`, or a non-transient error
+-- @raise on wrong argument types or an unknown option; errors raised by the callbacks
+--   propagate (inside a coroutine: out of it, to whoever reads its result)
+function Client:wait(id_or_task, opts)
+  check_self(self, "wait")
+  opts = wait.options:check(opts, 2)
+  local sid, err = ids.arg("client:wait", id_or_task, "id_or_task")
+  if not sid then return nil, err end
+  return wait.wait(self, sid, task_mod.is_task(id_or_task) and id_or_task or nil, opts)
+end
+
+--- Wait for many tasks at once; their polls are shared (one list-by-condition request
+-- per `batch` tasks per `interval`). Blocks, or yields in a scheduler coroutine.
+-- @tparam table list task ids or Tasks
+-- @tparam[opt] table opts library options, as for `wait`
+-- @treturn table results by id: the Task for ids that reached SUCCESS or MODAL
+-- @treturn table|nil errors by id (task_failed, timeout, not_found, ...), nil when none
+-- @raise on wrong argument types or an unknown option
+function Client:wait_all(list, opts)
+  check_self(self, "wait_all")
+  if type(list) ~= "table" then error("client:wait_all: argument 'ids' must be a list", 2) end
+  opts = wait.options:check(opts, 2)
+  local items, seen, errs, nerr = {}, {}, {}, 0
+  for i = 1, #list do
+    local sid, err = ids.arg("client:wait_all", list[i], "ids[" .. i .. "]")
+    if not sid then
+      errs[tostring(list[i])] = err
+      nerr = nerr + 1
+    elseif not seen[sid] then
+      seen[sid] = true
+      items[#items + 1] = { id = sid, first = task_mod.is_task(list[i]) and list[i] or nil }
+    end
+  end
+  local results, werrs = wait.wait_all(self, items, opts)
+  for id, e in pairs(werrs) do errs[id] = e; nerr = nerr + 1 end
+  return results, nerr > 0 and errs or nil
+end
+
+-- ------------------------------------------------------------------ verbs
+
+--- Upscale image `i` of a grid (button U`i`). Blocks, or yields.
+-- @tparam string|number|Task task a grid task or its id
+-- @tparam integer i 1..4
+-- @tparam[opt] table opts wire fields of `action`; library options: `wait` (return the
+--   finished task) and the `client:wait` options
+-- @return the new id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on wrong argument types or an unknown option
+function Client:upscale(task, i, opts)
+  check_self(self, "upscale")
+  local ok, err = task_arg("upscale", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.upscale(self, task, i, opts)
+  return r1, r2
+end
+
+--- Variations: on a grid, of image `i` (button V`i`); on an upscaled image, Vary
+-- (Subtle), or Vary (Strong) with `strong`. Blocks, or yields.
+-- @tparam string|number|Task task a task or its id
+-- @tparam[opt] integer i 1..4 (grids)
+-- @tparam[opt] table opts wire fields of `action`; library options: `strong`, `remix`
+--   (a Remix prompt, see `action`), `wait` and the `client:wait` options
+-- @return the new id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on wrong argument types or an unknown option
+function Client:variation(task, i, opts)
+  check_self(self, "variation")
+  local ok, err = task_arg("variation", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.variation(self, task, i, opts)
+  return r1, r2
+end
+
+--- Re-run the job (🔄). Blocks, or yields.
+-- @tparam string|number|Task task a task or its id
+-- @tparam[opt] table opts wire fields of `action`; library options: `remix`, `wait`
+--   and the `client:wait` options
+-- @return the new id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on wrong argument types or an unknown option
+function Client:reroll(task, opts)
+  check_self(self, "reroll")
+  local ok, err = task_arg("reroll", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.reroll(self, task, opts)
+  return r1, r2
+end
+
+--- Zoom out an upscaled image: `2` (Zoom Out 2x), `1.5` (Zoom Out 1.5x) or `"square"`
+-- (Make Square). Blocks, or yields.
+-- @tparam string|number|Task task an upscaled task or its id
+-- @tparam number|string factor 2, 1.5 or "square"
+-- @tparam[opt] table opts wire fields of `action`; library options: `wait` and the
+--   `client:wait` options
+-- @return the new id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on a wrong factor or an unknown option
+function Client:zoom_out(task, factor, opts)
+  check_self(self, "zoom_out")
+  local ok, err = task_arg("zoom_out", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.zoom_out(self, task, factor, opts)
+  return r1, r2
+end
+
+--- Pan an upscaled image. Blocks, or yields.
+-- @tparam string|number|Task task an upscaled task or its id
+-- @tparam string dir "left", "right", "up" or "down"
+-- @tparam[opt] table opts wire fields of `action`; library options: `remix`, `wait`
+--   and the `client:wait` options
+-- @return the new id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on a wrong direction or an unknown option
+function Client:pan(task, dir, opts)
+  check_self(self, "pan")
+  local ok, err = task_arg("pan", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.pan(self, task, dir, opts)
+  return r1, r2
+end
+
+--- HD upscale of an upscaled image: "subtle" or "creative" (v6/v7 buttons; on v5,
+-- "subtle" takes Upscale (2x) and "creative" Upscale (4x)). Blocks, or yields.
+-- @tparam string|number|Task task an upscaled task or its id
+-- @tparam string kind "subtle" or "creative"
+-- @tparam[opt] table opts wire fields of `action`; library options: `wait` and the
+--   `client:wait` options
+-- @return the new id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on a wrong kind or an unknown option
+function Client:upscale_hd(task, kind, opts)
+  check_self(self, "upscale_hd")
+  local ok, err = task_arg("upscale_hd", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.upscale_hd(self, task, kind, opts)
+  return r1, r2
+end
+
+--- Vary (Region): press Vary (Region), wait for its MODAL, then send the mask and the
+-- prompt. Blocks, or yields.
+-- @tparam string|number|Task task an upscaled task or its id
+-- @tparam string mask the mask: a PNG data URI or raw base64, white = repaint
+-- @tparam string prompt
+-- @tparam[opt] table opts wire fields of `action`; library options: `wait`, the
+--   `client:wait` options, `modal_timeout` (how long to wait for the MODAL, 600 s)
+-- @return the task id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on wrong argument types or an unknown option
+function Client:vary_region(task, mask, prompt, opts)
+  check_self(self, "vary_region")
+  local ok, err = task_arg("vary_region", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.vary_region(self, task, mask, prompt, opts)
+  return r1, r2
+end
+
+--- Custom Zoom: press Custom Zoom, wait for its MODAL, then send the prompt (which
+-- should end with `--zoom <1..2>`). Blocks, or yields.
+-- @tparam string|number|Task task an upscaled task or its id
+-- @tparam string prompt
+-- @tparam[opt] table opts as for `vary_region`
+-- @return the task id and envelope, or with `wait` the finished Task; nil, err on failure
+-- @raise on wrong argument types or an unknown option
+function Client:custom_zoom(task, prompt, opts)
+  check_self(self, "custom_zoom")
+  local ok, err = task_arg("custom_zoom", task)
+  if not ok then return nil, err end
+  local r1, r2 = verbs.custom_zoom(self, task, prompt, opts)
+  return r1, r2
+end
+
+-- ------------------------------------------------------------------ downloads
+
+--- Download a task's image (or a URL) to `path`, streaming to disk. Blocks, or yields.
+--
+-- The body goes to `path .. ".part"` (constant memory), redirects are followed without
+-- any Authorization header (the API key is never sent), the size is capped while
+-- receiving, the content type must be `image/*` or `video/*`, and on success the file
+-- is renamed to `path`. On any failure the partial file is removed. Retried like a read.
+-- @tparam Task|string task_or_url a Task (its `imageUrl`; `video` for `videoUrl`;
+--   `index` for `imageUrls[i]`/`videoUrls[i]`) or an http(s) URL
+-- @tparam string dest destination file
+-- @tparam[opt] table opts library options: `max_bytes` (client `max_download`),
+--   `timeout` (300 s), `low_speed_time` (client option, else 30 s), `deadline`,
+--   `content_types` (accepted prefixes, default `{"image/", "video/"}`), `video`, `index`
+-- @treturn[1] string path
+-- @treturn[1] table info `{size=, content_type=, url=}` (url redacted)
+-- @treturn[2] nil
+-- @treturn[2] table error
+-- @raise on wrong argument types or an unknown option
+function Client:download(task_or_url, dest, opts)
+  check_self(self, "download")
+  local r1, r2 = download.download(self, task_or_url, dest, opts)
+  return r1, r2
+end
+
+M.Client = Client
 
 return M

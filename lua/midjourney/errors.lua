@@ -9,7 +9,14 @@
 -- Kinds: `transport`, `timeout`, `http`, `api`, `decode`, `not_found`,
 -- `task_failed`, `cancelled`, `maybe_accepted` (a submit whose fate is unknown:
 -- never resubmitted automatically), `invalid` (refused locally before sending),
--- `rate_limited`.
+-- `rate_limited`, `pending` (a coroutine's result was asked before it finished).
+--
+-- What is redacted: every string field of an error and `tostring(err)` lose the
+-- registered API keys (and any 8+ byte prefix of one that a cut left at the end),
+-- `Bearer` tokens, `sk-...` tokens and credential headers. What is not: the data the
+-- server sent that the library hands over as data, such as a Task's fields
+-- (`err.task.failReason`, `err.properties`, `task.prompt`): print those through
+-- `errors.redact`.
 --
 -- Nothing in this module blocks or yields.
 -- @module midjourney.errors
@@ -19,7 +26,7 @@ local M = {}
 M.kinds = {
   transport = true, timeout = true, http = true, api = true, decode = true,
   not_found = true, task_failed = true, cancelled = true, maybe_accepted = true,
-  invalid = true, rate_limited = true,
+  invalid = true, rate_limited = true, pending = true,
 }
 
 local labels = {
@@ -27,7 +34,7 @@ local labels = {
   api = "api error", decode = "decode error", not_found = "not found",
   task_failed = "task failed", cancelled = "cancelled",
   maybe_accepted = "submit outcome unknown", invalid = "invalid request",
-  rate_limited = "rate limited",
+  rate_limited = "rate limited", pending = "not finished",
 }
 
 -- Secrets registered by clients (set of strings). Keys are strings, so this
@@ -92,7 +99,23 @@ function M.redact_url(url)
   return M.redact(s)
 end
 
+-- The longest prefix (8 bytes or more) of a registered secret that `s` ends with, or 0:
+-- a cut that falls inside a key must not leave the key's first half behind.
+local function secret_prefix_at_end(s)
+  local best = 0
+  for i = 1, #secret_list do
+    local key = secret_list[i]
+    for n = math.min(#key - 1, #s), 8, -1 do
+      if n <= best then break end
+      if s:sub(-n) == key:sub(1, n) then best = n; break end
+    end
+  end
+  return best
+end
+
 --- Make a short, printable, redacted snippet of a response body for messages.
+-- The body is redacted first, then cut to `max` bytes; a cut that ends inside a
+-- registered key (8 bytes of it or more) loses that part too.
 -- Neither blocks nor yields.
 -- @tparam string body
 -- @tparam[opt=120] integer max bytes kept
@@ -100,15 +123,20 @@ end
 function M.snippet(body, max)
   if type(body) ~= "string" then return "" end
   max = max or 120
-  local s = body:sub(1, max):gsub("[%z\1-\31\127]", " "):gsub("%s+", " ")
+  -- redact a window a little larger than what is kept, so a key across the cut is seen whole
+  local window = body:sub(1, max + 4096)
+  local red = M.redact((window:gsub("[%z\1-\31\127]", " ")))
+  local s = red:sub(1, max):gsub("%s+", " ")
+  local cut = secret_prefix_at_end(s)
+  if cut > 0 then s = s:sub(1, #s - cut) .. "***" end
   -- cut a trailing partial UTF-8 sequence
   s = s:gsub("[\192-\255][\128-\191]*$", function(tail)
     local c = tail:byte(1)
     local need = c >= 240 and 4 or c >= 224 and 3 or 2
     return #tail >= need and tail or ""
   end)
-  if #body > max then s = s .. "..." end
-  return M.redact(s)
+  if #red > max or #body > #window then s = s .. "..." end
+  return s
 end
 
 local Error = {}
@@ -129,6 +157,10 @@ Error.__tostring = function(e)
   end
   if #meta > 0 then parts[#parts + 1] = " (" .. table.concat(meta, ", ") .. ")" end
   if e.message and e.message ~= "" then parts[#parts + 1] = ": " .. one_line(e.message) end
+  local props = e.properties
+  if type(props) == "table" and type(props.bannedWord) == "string" and props.bannedWord ~= "" then
+    parts[#parts + 1] = " (banned word: " .. one_line(props.bannedWord) .. ")"
+  end
   if e.request_id and e.request_id ~= "" then
     parts[#parts + 1] = " [request id " .. one_line(e.request_id) .. "]"
   end
@@ -158,6 +190,15 @@ function M.new(fields)
   end
   if e.retryable == nil then e.retryable = false end
   return setmetatable(e, Error)
+end
+
+--- The error of a cancelled operation (kind `"cancelled"`): the one value every
+-- cancelled call returns, whatever it was doing (a transfer, a sleep, a wait).
+-- Neither blocks nor yields.
+-- @tparam[opt] string why what cancelled it (default "the operation was cancelled")
+-- @treturn table the error
+function M.cancelled(why)
+  return M.new { kind = "cancelled", message = why or "the operation was cancelled", retryable = false }
 end
 
 --- True when `v` is an error object made by `errors.new`. Neither blocks nor yields.

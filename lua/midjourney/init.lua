@@ -6,62 +6,72 @@
 --     local task = assert(client:wait(id))
 --
 -- Every client call blocks in plain code and yields inside a coroutine started with
--- `mj.spawn` or `mj.run`; a host loop calls `mj.step` to keep things moving.
+-- `mj.spawn` or `mj.run`; a host loop calls `mj.step` to keep things moving. The
+-- functions below act on the default scheduler (`midjourney.scheduler`).
 -- @module midjourney
 
+local client = require "midjourney.client"
 local scheduler = require "midjourney.scheduler"
 
 local M = {}
 
 --- The library version.
-M._VERSION = "0.1.0"
+M._VERSION = client.VERSION
 M.version = M._VERSION
 
---- Creates a client. Neither blocks nor yields.
+--- Creates a client (see `midjourney.client.new` for every option). Neither blocks nor yields.
 -- @tparam[opt] table opts `api_key` (else env COMETAPI_KEY), `base_url` (else env
 -- COMETAPI_BASE_URL, else https://api.cometapi.com), `timeout`, `connect_timeout`, ...
 -- @return a client (see `midjourney.client`)
+-- @raise on an unknown option or a bad value
 function M.new(opts)
-  return require("midjourney.client").new(opts)
+  return client.new(opts) -- a tail call: option errors point at the caller of mj.new
 end
 
 --- Starts `fn(...)` as a coroutine; returns a handle at once (`status`, `result`, `cancel`).
 -- Neither blocks nor yields.
--- @function spawn
-M.spawn = scheduler.spawn
+-- @tparam function fn
+-- @return the handle
+function M.spawn(fn, ...) return scheduler.spawn(fn, ...) end
 
 --- Advances every transfer and resumes ready coroutines; never blocks longer than
 -- `timeout` seconds (default 0). Returns the number of live coroutines.
--- @function step
-M.step = scheduler.step
+-- @tparam[opt=0] number timeout
+-- @treturn integer
+function M.step(timeout) return scheduler.step(timeout) end
 
 --- Runs `fn(...)` as a coroutine until it finishes and returns its results (raises its
 -- error). Blocks.
--- @function run
-M.run = scheduler.run
+-- @tparam function fn
+function M.run(fn, ...) return scheduler.run(fn, ...) end
 
 --- Sleeps `seconds`: yields inside a coroutine, blocks outside one.
--- @function sleep
-M.sleep = scheduler.sleep
+-- @tparam number seconds
+function M.sleep(seconds) return scheduler.sleep(seconds) end
 
 --- Waits until every handle of a list has finished: yields inside a coroutine,
 -- blocks outside one.
--- @function join
-M.join = scheduler.join
+-- @tparam table handles
+-- @treturn table the same list
+function M.join(handles) return scheduler.join(handles) end
 
 --- True when transfers, ready coroutines or timers are pending. Neither blocks nor yields.
--- @function busy
-M.busy = scheduler.busy
+-- @treturn boolean
+function M.busy() return scheduler.busy() end
 
---- Sets engine options before the first request (`max_host_connections`).
--- @function configure
-M.configure = scheduler.configure
+--- Sets scheduler options: `step_budget` (seconds of resuming per step, default 0.001,
+-- `false` for no limit), and before the first request the engine's
+-- `max_host_connections` and `max_connections`. Neither blocks nor yields.
+-- @tparam table opts
+-- @raise on an unknown option or a bad value
+function M.configure(opts) return scheduler.configure(opts) end
 
 setmetatable(M, {
   __index = function(_, k)
     if k == "errors" then return require "midjourney.errors" end
     if k == "json" then return require "midjourney.json" end
     if k == "core" then return require "midjourney.core" end
+    if k == "scheduler" then return scheduler end
     return nil
   end,
 })

@@ -62,7 +62,19 @@ local quote_big = core.quote_big_integers
 -- LuaJIT/5.1: numbers are doubles, nothing to turn into integers
 local integerize = math.tointeger and core.integerize or nil
 
---- Decode JSON text. Neither blocks nor yields.
+local check_json = core.check_json
+
+local function decode_checked(text)
+  local ok, v = pcall(cj.decode, quote_big(text))
+  if not ok then return nil, (tostring(v):gsub("^[^:]*:%d+: ", "")) end
+  if integerize and type(v) == "table" then integerize(v) end
+  if integerize and type(v) == "number" then v = math.tointeger(v) or v end
+  return v
+end
+
+--- Decode JSON text. It accepts exactly what the C scanner (`core.scan_json`)
+-- accepts: strict RFC 8259 (no NaN, leading zeros or lone UTF-16 surrogates), nesting
+-- up to 64. Neither blocks nor yields.
 -- @tparam string text
 -- @treturn[1] any the value (`json.null` for null)
 -- @treturn[2] nil
@@ -72,11 +84,17 @@ function M.decode(text)
   if type(text) ~= "string" then
     error("json.decode: argument 'text' must be a string, got " .. type(text), 2)
   end
-  local ok, v = pcall(cj.decode, quote_big(text))
-  if not ok then return nil, (tostring(v):gsub("^[^:]*:%d+: ", "")) end
-  if integerize and type(v) == "table" then integerize(v) end
-  if integerize and type(v) == "number" then v = math.tointeger(v) or v end
-  return v
+  local ok, why = check_json(text)
+  if not ok then return nil, why end
+  return decode_checked(text)
+end
+
+--- Decode JSON text that the C scanner already accepted (the lazy decode of a Task).
+-- Neither blocks nor yields.
+-- @tparam string text
+-- @return the value, or nil and a message
+function M.decode_scanned(text)
+  return decode_checked(text)
 end
 
 --- Remove `json.null` from decoded data: object members that are null are

@@ -1,128 +1,194 @@
---- Coalesced polling: many coroutines waiting on many tasks share one
--- `list-by-condition` request per batch of ids per interval.
+--- Polling: one batch-poll function, and coalesced polling on top of it.
 --
--- A waiting coroutine calls `poller:next(id)`; it is suspended until the next polling
--- round has a fresh snapshot of that task (or an error for it). One internal
--- coroutine runs the rounds while anyone is waiting: every `interval` seconds it asks
--- `client:list` for the watched ids in batches of `batch` (default 50), in parallel,
--- and re-checks ids missing from an answer with `client:fetch`.
+-- `poller.batch(client, ids, deadline)` asks `client:list` for a set of ids and
+-- re-checks ids missing from the answer with `client:fetch` (which tells a missing task
+-- from a lagging list). Every waiter of the library gets its snapshots from it or from
+-- `poller.fetch`.
+--
+-- A poller (`poller.of(client, interval, batch)`, one per scheduler, client and
+-- settings) lets many coroutines waiting on many tasks share one list request per
+-- batch of ids per interval. A waiting coroutine calls `poller:next(id, deadline)`; it
+-- is suspended until a round has a fresh snapshot of that task (or an error for it),
+-- or until its own deadline. One internal coroutine runs the rounds while anyone waits:
+-- every `interval` seconds, in batches of `batch` spread over half the interval, and
+-- at once for waiters that asked for an immediate poll.
 -- @module midjourney.poller
-
+local core = require "midjourney.core"
+local errors = require "midjourney.errors"
 local scheduler = require "midjourney.scheduler"
-local now = require("midjourney.core").now
 
 local M = {}
+
+local now = core.now
+
+--- Fetches one task, bounded by a wait's deadline. Blocks, or yields.
+-- @param client
+-- @tparam string id
+-- @tparam number deadline absolute (`core.now()` clock)
+-- @return the Task, or nil and the error
+function M.fetch(client, id, deadline)
+  local per = math.min(client.deadline, math.max(deadline - now(), 0.001))
+  return client:fetch(id, { deadline = per, timeout = math.min(client.timeout, per) })
+end
+
+--- Polls a set of ids at once: a list-by-condition request, then a fetch for each id
+-- missing from the answer. Blocks, or yields.
+-- @param client
+-- @tparam table list ids (distinct strings)
+-- @tparam number deadline absolute (`core.now()` clock)
+-- @treturn table `{ [id] = { task = Task } | { err = error } }`, one entry per id
+function M.batch(client, list, deadline)
+  local out = {}
+  local per = math.min(client.deadline, math.max(deadline - now(), 0.001))
+  local tasks, err = client:list(list, { deadline = per, timeout = math.min(client.timeout, per) })
+  if not tasks then
+    for i = 1, #list do out[list[i]] = { err = err } end
+    return out
+  end
+  for i = 1, #tasks do
+    local t = tasks[i]
+    if t.id and not out[t.id] then out[t.id] = { task = t } end
+  end
+  for i = 1, #list do
+    local id = list[i]
+    if not out[id] then
+      local t, ferr = M.fetch(client, id, deadline)
+      out[id] = { task = t, err = ferr }
+    end
+  end
+  return out
+end
 
 local Poller = {}
 Poller.__index = Poller
 
---- Creates a poller for a client. Neither blocks nor yields.
--- @param client a `midjourney.client`
--- @tparam[opt] table opts `interval` (seconds between rounds, default 3), `batch`
--- (ids per list request, default 50), `spread` (the batches of a round start spread
--- over this fraction of the interval, default 0.5)
-function M.new(client, opts)
-  opts = opts or {}
-  return setmetatable({
-    client = client,
-    interval = opts.interval or 3,
-    batch = opts.batch or 50,
-    spread = opts.spread or 0.5, -- fraction of the interval over which a round's batches start
-    watchers = {},   -- id -> { handle, ... } coroutines waiting for the next snapshot
-    count = 0,       -- number of ids watched
-    runner = nil,    -- handle of the round coroutine
-    rounds = 0,
-  }, Poller)
+-- scheduler -> client -> "interval/batch" -> poller; weak, so pollers go with them
+local registry = setmetatable({}, { __mode = "k" })
+
+--- The poller of a client with these settings on the active scheduler (made on first
+-- use). Neither blocks nor yields.
+-- @param client
+-- @tparam number interval seconds between rounds
+-- @tparam integer batch ids per list request
+-- @return the poller (`poller.rounds` counts the rounds run)
+function M.of(client, interval, batch)
+  local sched = scheduler.active()
+  local by_client = registry[sched]
+  if not by_client then
+    by_client = setmetatable({}, { __mode = "k" })
+    registry[sched] = by_client
+  end
+  local mine = by_client[client]
+  if not mine then
+    mine = {}
+    by_client[client] = mine
+  end
+  local key = string.format("%.17g/%d", interval, batch)
+  local p = mine[key]
+  if not p then
+    p = setmetatable({
+      client = client, sched = sched, interval = interval, batch = batch,
+      spread = 0.5,    -- a full round's batches start spread over this fraction of the interval
+      watchers = {},   -- id -> { handle, ... } coroutines waiting for the next snapshot
+      count = 0,       -- ids watched
+      urgent = {},     -- ids to poll at once (waiters that asked for an immediate poll)
+      runner = nil,    -- handle of the round coroutine
+      sleeping = false,
+      rounds = 0,
+    }, Poller)
+    mine[key] = p
+  end
+  return p
 end
 
 local function deliver(self, id, task, err)
   local list = self.watchers[id]
   if not list then return end
   self.watchers[id] = nil
+  self.urgent[id] = nil
   self.count = self.count - 1
-  for i = 1, #list do scheduler.wake(list[i], task, err) end
+  for i = 1, #list do self.sched:wake(list[i], task, err) end
 end
 
-local function poll_batch(self, ids)
-  local tasks, err = self.client:list(ids)
-  local missing = {}
-  if not tasks then
-    for i = 1, #ids do deliver(self, ids[i], nil, err) end
-    return
+local function leave(self, id, h)
+  local l = self.watchers[id]
+  if not l then return end
+  for i = #l, 1, -1 do
+    if l[i] == h then table.remove(l, i) end
   end
-  local seen = {}
-  for i = 1, #tasks do
-    local t = tasks[i]
-    local id = t.id
-    if id and not seen[id] then
-      seen[id] = true
-      deliver(self, id, t)
-    end
-  end
-  for i = 1, #ids do
-    if not seen[ids[i]] then missing[#missing + 1] = ids[i] end
-  end
-  for i = 1, #missing do
-    local id = missing[i]
-    if self.watchers[id] then
-      local t, ferr = self.client:fetch(id)
-      deliver(self, id, t, ferr)
-    end
+  if #l == 0 then
+    self.watchers[id] = nil
+    self.urgent[id] = nil
+    self.count = self.count - 1
   end
 end
 
-local function round(self)
-  local ids = {}
-  for id in pairs(self.watchers) do ids[#ids + 1] = id end
+-- One round over `ids`: batches in parallel (spread over the interval when `spread`),
+-- each answer delivered as it comes.
+local function round(self, ids, spread)
   table.sort(ids)
   self.rounds = self.rounds + 1
+  local sched = self.sched
+  local me = sched:running()
   local pending = 0
-  local me = scheduler.current()
   local function worker(slice, offset)
-    -- batches are spread over the interval, so a host step never has to take in
-    -- every answer of a round at once
-    if offset > 0 then scheduler.sleep(offset) end
-    local ok, perr = pcall(poll_batch, self, slice)
-    if not ok then
-      for i = 1, #slice do deliver(self, slice[i], nil, perr) end
+    if offset > 0 then sched:sleep(offset) end
+    local ok, res = pcall(M.batch, self.client, slice, now() + self.client.deadline)
+    for i = 1, #slice do
+      local id = slice[i]
+      if ok then deliver(self, id, res[id].task, res[id].err)
+      else deliver(self, id, nil, errors.new { kind = "transport", message = tostring(res), retryable = true }) end
     end
     pending = pending - 1
-    if pending == 0 then scheduler.wake(me) end
+    if pending == 0 then sched:wake(me) end
   end
   local nbatches = math.ceil(#ids / self.batch)
-  local spacing = nbatches > 1 and (self.interval * self.spread) / nbatches or 0
+  local spacing = (spread and nbatches > 1) and (self.interval * self.spread) / nbatches or 0
   for first = 1, #ids, self.batch do
     local slice = {}
     for i = first, math.min(first + self.batch - 1, #ids) do slice[#slice + 1] = ids[i] end
-    scheduler.spawn(worker, slice, pending * spacing)
+    sched:spawn(worker, slice, pending * spacing)
     pending = pending + 1
   end
   -- the workers run from the next step on; wait until the last one is done
-  if pending > 0 then scheduler.suspend() end
+  if pending > 0 then sched:suspend() end
 end
 
 local function run_rounds(self)
-  -- rounds start every `interval` seconds (a round itself takes about interval * spread)
-  local t = now()
+  local sched = self.sched
+  local next_at = now() + self.interval
   while self.count > 0 do
-    t = t + self.interval
-    local wait = t - now()
-    if wait > 0 then scheduler.sleep(wait) else t = now() end
-    if self.count == 0 then break end
-    round(self)
+    if next(self.urgent) then
+      local ids = {}
+      for id in pairs(self.urgent) do ids[#ids + 1] = id end
+      self.urgent = {}
+      round(self, ids, false)
+    elseif now() >= next_at then
+      local ids = {}
+      for id in pairs(self.watchers) do ids[#ids + 1] = id end
+      next_at = next_at + self.interval
+      if next_at < now() then next_at = now() + self.interval end
+      round(self, ids, true)
+    else
+      self.sleeping = true
+      sched:suspend(next_at - now()) -- woken early when an urgent id arrives
+      self.sleeping = false
+    end
   end
   self.runner = nil
 end
 
---- Waits for the next polling round's snapshot of task `id`. Yields; must be called
--- inside a scheduler coroutine.
+--- Waits for the next snapshot of task `id` from this poller's rounds. Yields; must
+-- be called inside a coroutine of the poller's scheduler.
 -- @tparam string id
--- @tparam[opt] number interval shortens the poller's interval if smaller
--- @return the task, or `nil, err` for this round (transient or not_found)
-function Poller:next(id, interval)
-  local h = scheduler.current()
-  if not h then error("poller:next must run inside a scheduler coroutine", 2) end
-  if interval and interval < self.interval then self.interval = interval end
+-- @tparam number deadline absolute (`core.now()` clock): the wait returns a `timeout`
+--   error then, whatever the round is doing
+-- @tparam[opt] boolean immediate poll this id at once instead of at the next round
+-- @return the Task, or `nil, err` (transient, `not_found`, `timeout`, `cancelled`)
+function Poller:next(id, deadline, immediate)
+  local sched = self.sched
+  local h = sched:running()
+  if not h then error("poller:next must run inside a coroutine of the poller's scheduler", 2) end
   local list = self.watchers[id]
   if not list then
     list = {}
@@ -130,22 +196,19 @@ function Poller:next(id, interval)
     self.count = self.count + 1
   end
   list[#list + 1] = h
-  if not self.runner then self.runner = scheduler.spawn(run_rounds, self) end
-  local task, err = scheduler.suspend()
-  if task == nil and err == "cancelled" then
-    -- we were cancelled: stop watching
-    local l = self.watchers[id]
-    if l then
-      for i = #l, 1, -1 do
-        if l[i] == h then table.remove(l, i) end
-      end
-      if #l == 0 then
-        self.watchers[id] = nil
-        self.count = self.count - 1
-      end
-    end
-    return nil, require("midjourney.errors").new { kind = "cancelled", message = "the operation was cancelled" }
+  if immediate then self.urgent[id] = true end
+  if not self.runner then
+    self.runner = sched:spawn(run_rounds, self)
+  elseif immediate and self.sleeping then
+    sched:wake(self.runner)
   end
+  local task, err = sched:suspend(math.max(deadline - now(), 0))
+  if task == scheduler.TIMEOUT then
+    leave(self, id, h)
+    return nil, errors.new { kind = "timeout", message = "no snapshot of task " .. id .. " before the deadline",
+      retryable = true }
+  end
+  if task == nil and err and err.kind == "cancelled" then leave(self, id, h) end
   return task, err
 end
 

@@ -1,49 +1,50 @@
---- The scheduler: one engine for the process, coroutines, timers, yield-or-block.
+--- The scheduler: an engine, coroutines, timers, yield-or-block.
 --
--- Every HTTP call of the library goes through `scheduler.request`. Inside a coroutine
--- started with `spawn` (or `run`) it yields until its answer arrives; anywhere else it
--- blocks, driving the same engine. A host (a script, Neovim, LÖVE) calls `step` from
--- its own loop to advance all transfers and resume the coroutines that are ready.
+-- Every HTTP call of the library goes through a scheduler's `request`. Inside a
+-- coroutine started with `spawn` (or `run`) it yields until its answer arrives;
+-- anywhere else it blocks, driving the same engine. A host (a script, Neovim, LÖVE)
+-- calls `step` from its own loop to advance all transfers and resume the coroutines
+-- that are ready.
+--
+-- `scheduler.new()` makes an independent scheduler (its own engine, coroutines and
+-- timers); the library's default one is behind `mj.spawn/step/run/...` and the module
+-- functions below. Module functions act on the **active** scheduler: the one whose
+-- coroutine is running, else the default one, so a call made inside a coroutine of any
+-- scheduler yields to that scheduler.
+--
+-- Cancellation has one value: a cancelled call returns `nil, err` with
+-- `err.kind == "cancelled"` (`errors.cancelled()`), whatever it was waiting for.
 -- @module midjourney.scheduler
 
-local core = require "midjourney.core"
+local errors = require "midjourney.errors"
+local options = require "midjourney.options"
 
 local M = {}
 
 local unpack = table.unpack or unpack
 local co_running, co_create, co_resume, co_yield, co_status =
   coroutine.running, coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
-local now = core.now
 
-local engine_obj           -- the shared engine, created on first use
-local engine_opts = { max_host_connections = 32 }
-local by_transfer = {}     -- transfer id -> handle waiting for it
-local orphans = {}         -- transfer id -> record nobody was waiting for yet (blocking waits)
-local ready = {}           -- handles to resume at the next step, in order
-local ready_args = {}      -- handle -> packed values to resume it with
-local heap = {}            -- timers: { at = seconds, handle = h, seq = n }, a binary min-heap on `at`
-local timer_seq = 0
-local live = 0             -- coroutines neither finished nor cancelled
-local current              -- the handle whose coroutine is running now
-local step_budget = 0.001  -- seconds of resuming per step before the rest waits for the next step
-local work_hooks = {}      -- functions called when work is queued from outside a step (drivers)
-local stepping = false     -- inside M.step
+--- The value `suspend(timeout)` returns when its timeout passed first.
+M.TIMEOUT = setmetatable({}, { __tostring = function() return "midjourney.scheduler.TIMEOUT" end })
 
-local function notify_work()
-  if stepping then return end
-  for i = 1, #work_hooks do work_hooks[i]() end
-end
+local running_sched -- the scheduler whose coroutine is running now (nil outside every resume)
+local default_sched -- created on first use
 
-local CANCELLED_MESSAGE = "the operation was cancelled"
+local Scheduler = {}
+Scheduler.__index = Scheduler
 
--- ---------------------------------------------------------------- timers (heap)
+local Handle = {}
+Handle.__index = Handle
+
+-- ---------------------------------------------------------------- timers (binary min-heap)
 
 local function heap_less(a, b)
   if a.at ~= b.at then return a.at < b.at end
   return a.seq < b.seq
 end
 
-local function heap_push(t)
+local function heap_push(heap, t)
   heap[#heap + 1] = t
   local i = #heap
   while i > 1 do
@@ -57,7 +58,7 @@ local function heap_push(t)
   end
 end
 
-local function heap_pop()
+local function heap_pop(heap)
   local n = #heap
   local top = heap[1]
   heap[1] = heap[n]
@@ -75,16 +76,69 @@ local function heap_pop()
   return top
 end
 
+-- ---------------------------------------------------------------- construction
+
+--- Make a scheduler. Neither blocks nor yields.
+-- @tparam[opt] table opts `core` (the C core module, default `midjourney.core`; specs
+--   pass a fake), `step_budget` (see `configure`), `max_host_connections`,
+--   `max_connections` (engine options)
+-- @return the scheduler
+function M.new(opts)
+  opts = opts or {}
+  local core = opts.core or require "midjourney.core"
+  local s = setmetatable({
+    core = core,
+    now = core.now,
+    engine_opts = { max_host_connections = 32 },
+    engine_obj = nil,   -- created on first use
+    transfers = {},     -- transfer id (of engine_obj) -> handle waiting for it
+    orphans = {},       -- transfer id -> record nobody was waiting for yet (blocking waits)
+    ready = {},         -- handles to resume at the next step, in order
+    ready_args = {},    -- handle -> packed values to resume it with
+    heap = {},          -- timers { at =, handle =, seq =, kind = "sleep"|"suspend" }
+    timer_seq = 0,
+    live_count = 0,     -- coroutines neither finished nor cancelled
+    current = nil,      -- the handle whose coroutine is running now
+    step_budget = 0.001,
+    work_hooks = {},
+    stepping = false,
+  }, Scheduler)
+  if opts.step_budget ~= nil or opts.max_host_connections ~= nil or opts.max_connections ~= nil then
+    s:configure { step_budget = opts.step_budget, max_host_connections = opts.max_host_connections,
+      max_connections = opts.max_connections }
+  end
+  return s
+end
+
+--- The default scheduler (behind `mj.spawn`, `mj.step`, ...), created on first use.
+-- Neither blocks nor yields.
+function M.default()
+  if not default_sched then default_sched = M.new() end
+  return default_sched
+end
+
+--- The active scheduler: the one whose coroutine is running, else the default one.
+-- Neither blocks nor yields.
+function M.active()
+  return running_sched or M.default()
+end
+
+--- True when `v` is a scheduler. Neither blocks nor yields.
+function M.is_scheduler(v) return getmetatable(v) == Scheduler end
+
 -- ---------------------------------------------------------------- handles
 
-local Handle = {}
-Handle.__index = Handle
+local function notify_work(s)
+  if s.stepping then return end
+  for i = 1, #s.work_hooks do s.work_hooks[i]() end
+end
 
 local function make_ready(h, ...)
   if h.state ~= "running" and h.state ~= "pending" then return end
-  if ready_args[h] then return end -- already queued
-  ready[#ready + 1] = h
-  ready_args[h] = { n = select("#", ...), ... }
+  local s = h.sched
+  if s.ready_args[h] then return end -- already queued
+  s.ready[#s.ready + 1] = h
+  s.ready_args[h] = { n = select("#", ...), ... }
 end
 
 local function wake_joiners(h)
@@ -100,8 +154,17 @@ local function wake_joiners(h)
   end
 end
 
-local function cancelled_record(id)
-  return { id = id, status = 0, error = CANCELLED_MESSAGE, error_kind = "cancelled", sent = false, time = 0, size = 0 }
+local function failed_record(id, kind, message)
+  return { id = id, status = 0, error = message, error_kind = kind, sent = false, time = 0, size = 0 }
+end
+
+local CANCELLED = "the operation was cancelled"
+
+local function clear_timer(h)
+  if h.timer then
+    h.timer.handle = nil -- the heap entry becomes inert
+    h.timer = nil
+  end
 end
 
 --- The state of a spawned coroutine. Neither blocks nor yields.
@@ -117,23 +180,21 @@ end
 function Handle:result()
   if self.state == "done" then return unpack(self.values, 1, self.values.n) end
   if self.state == "failed" then return nil, self.err end
-  local errors = require "midjourney.errors"
-  if self.state == "cancelled" then
-    return nil, errors.new { kind = "cancelled", message = CANCELLED_MESSAGE }
-  end
-  return nil, errors.new { kind = "pending", message = "the coroutine has not finished" }
+  if self.state == "cancelled" then return nil, errors.cancelled() end
+  return nil, errors.new { kind = "pending", message = "the coroutine has not finished (status " .. self.state .. ")" }
 end
 
---- Cancels the coroutine's in-flight transfer (or sleep): its pending call returns
--- `nil, err` with `err.kind == "cancelled"`, and every later call it makes returns the
--- same at once, so it can unwind. A coroutine that has not started never runs.
--- Neither blocks nor yields.
+--- Cancels the coroutine's in-flight transfer (or sleep, or wait): its pending call
+-- returns `nil, err` with `err.kind == "cancelled"`, and every later call it makes
+-- returns the same at once, so it can unwind. A coroutine that has not started never
+-- runs. Neither blocks nor yields.
 -- @return true if there was something to cancel
 function Handle:cancel()
+  local s = self.sched
   if self.state == "pending" then
     self.state = "cancelled"
-    live = live - 1
-    if ready_args[self] then ready_args[self] = nil end
+    s.live_count = s.live_count - 1
+    s.ready_args[self] = nil
     wake_joiners(self)
     return true
   end
@@ -142,18 +203,24 @@ function Handle:cancel()
   if self.transfer then
     local id = self.transfer
     self.transfer = nil
-    by_transfer[id] = nil
-    if engine_obj and not engine_obj:closed() then engine_obj:cancel(id) end
-    make_ready(self, cancelled_record(id))
+    s.transfers[id] = nil
+    local e = s.engine_obj
+    if e and not e:closed() then e:cancel(id) end
+    make_ready(self, failed_record(id, "cancelled", CANCELLED))
   elseif self.timer then
-    self.timer.handle = nil -- the heap entry becomes inert
-    self.timer = nil
-    make_ready(self)
+    local kind = self.timer.kind
+    clear_timer(self)
+    if kind == "suspend" then
+      self.suspended = nil
+      make_ready(self, nil, errors.cancelled())
+    else
+      make_ready(self)
+    end
   elseif self.suspended then
     self.suspended = nil
-    make_ready(self, nil, "cancelled")
+    make_ready(self, nil, errors.cancelled())
   end
-  notify_work()
+  notify_work(s)
   return true
 end
 
@@ -162,8 +229,21 @@ function Handle:__tostring()
 end
 
 local function finish(h, ok, ...)
-  if co_status(h.co) ~= "dead" then return end
-  live = live - 1
+  local s = h.sched
+  if co_status(h.co) ~= "dead" then
+    if h.parked then return end
+    -- the coroutine yielded without the library asking (a coroutine.yield() of the
+    -- caller's own, e.g. inside on_progress): nothing could ever resume it
+    h.err = errors.new { kind = "invalid", message = "coroutine.yield() was called inside a midjourney "
+      .. "coroutine outside the library (for example in on_progress); use mj.sleep or mj.spawn instead" }
+    if coroutine.close then pcall(coroutine.close, h.co) end
+    s.live_count = s.live_count - 1
+    h.state = "failed"
+    if h.on_error then pcall(h.on_error, h.err) end
+    wake_joiners(h)
+    return
+  end
+  s.live_count = s.live_count - 1
   if ok then
     h.state = "done"
     h.values = { n = select("#", ...), ... }
@@ -175,151 +255,203 @@ local function finish(h, ok, ...)
   wake_joiners(h)
 end
 
-local function resume(h)
-  local args = ready_args[h]
-  ready_args[h] = nil
+local function resume(s, h)
+  local args = s.ready_args[h]
+  s.ready_args[h] = nil
   if not args then return end
   if h.state == "pending" then h.state = "running" end
   if h.state ~= "running" then return end
-  local previous = current
-  current = h
+  local previous, previous_sched = s.current, running_sched
+  s.current, running_sched = h, s
+  h.parked = false
   finish(h, co_resume(h.co, unpack(args, 1, args.n)))
-  current = previous
+  s.current, running_sched = previous, previous_sched
+end
+
+-- A library yield: the coroutine is parked on something the scheduler will resume.
+local function park(h)
+  h.parked = true
+  return co_yield()
 end
 
 -- ---------------------------------------------------------------- engine
 
---- The process-wide engine (a `midjourney.core` engine), created on first use.
--- Neither blocks nor yields.
-function M.engine()
-  if not engine_obj or engine_obj:closed() then engine_obj = core.engine(engine_opts) end
-  return engine_obj
+--- The scheduler's engine (a `midjourney.core` engine), created on first use and
+-- again after it was closed. Neither blocks nor yields.
+function Scheduler:engine()
+  local e = self.engine_obj
+  if e and e:closed() then self:_engine_lost(); e = nil end
+  if not e then
+    e = self.core.engine(self.engine_opts)
+    self.engine_obj = e
+  end
+  return e
+end
+
+-- The engine was closed under us (by `close()` or by a caller): every call waiting on
+-- one of its transfers fails as cancelled, and its ids are forgotten, so that no later
+-- answer can reach a stale coroutine.
+function Scheduler:_engine_lost()
+  local waiting = self.transfers
+  self.transfers, self.orphans, self.engine_obj = {}, {}, nil
+  for id, h in pairs(waiting) do
+    h.transfer = nil
+    make_ready(h, failed_record(id, "cancelled", "the engine was closed"))
+  end
 end
 
 --- Sets options: engine options before first use (`max_host_connections`,
--- `max_connections`), and `step_budget`: seconds a `step` may spend resuming
--- coroutines before it leaves the rest for the next step (default 0.001; `false`
--- resumes every ready coroutine in one step). Neither blocks nor yields.
+-- `max_connections`: whole numbers), and `step_budget`: seconds a `step` may spend
+-- resuming coroutines before it leaves the rest for the next step (default 0.001;
+-- `false` resumes every ready coroutine in one step). Neither blocks nor yields.
 -- @tparam table opts
-function M.configure(opts)
+-- @raise on an unknown key or a bad value
+function Scheduler:configure(opts)
   if type(opts) ~= "table" then error("configure: opts must be a table", 2) end
   for k, v in pairs(opts) do
     if k == "step_budget" then
-      if v ~= false and (type(v) ~= "number" or v ~= v or v < 0) then
-        error("configure: step_budget must be a non-negative number or false", 2)
+      if v ~= false and (type(v) ~= "number" or v ~= v or v < 0 or v == math.huge) then
+        error("configure: option 'step_budget' must be a non-negative number or false, got " .. tostring(v), 2)
       end
-      step_budget = v
+      self.step_budget = v
+    elseif k == "max_host_connections" or k == "max_connections" then
+      if type(v) ~= "number" or v ~= v or v < 0 or v ~= math.floor(v) or v > 1e6 then
+        error("configure: option '" .. k .. "' must be a whole number between 0 and 1000000, got "
+          .. tostring(v), 2)
+      end
+      self.engine_opts[k] = v
     else
-      engine_opts[k] = v
+      local near = options.closest(tostring(k), { "step_budget", "max_host_connections", "max_connections" })
+      local hint = near and (" (did you mean '" .. near .. "'?)") or ""
+      error("configure: unknown option '" .. tostring(k) .. "'" .. hint, 2)
     end
   end
 end
 
-local function dispatch(records)
+local function dispatch(s, records)
   for i = 1, #records do
     local r = records[i]
-    local h = by_transfer[r.id]
+    local h = s.transfers[r.id]
     if h then
-      by_transfer[r.id] = nil
+      s.transfers[r.id] = nil
       h.transfer = nil
       make_ready(h, r)
     else
-      orphans[r.id] = r
+      s.orphans[r.id] = r
     end
   end
+end
+
+-- Steps the engine for at most `wait` seconds and hands out what finished.
+local function step_engine(s, wait)
+  local e = s.engine_obj
+  if not e then return false end
+  if e:closed() then s:_engine_lost(); return false end
+  if e:running() == 0 then return false end
+  local records = e:step(wait)
+  if records then dispatch(s, records) end
+  return true
 end
 
 --- True when the caller runs inside a coroutine driven by this scheduler, so that
 -- calls yield instead of blocking. Neither blocks nor yields.
-function M.in_coroutine()
-  if not current then return false end
-  local co = co_running()
-  if co ~= current.co then return false end
+function Scheduler:in_coroutine()
+  local h = self.current
+  if not h then return false end
+  if co_running() ~= h.co then return false end
   if coroutine.isyieldable and not coroutine.isyieldable() then return false end
   return true
 end
 
---- The handle of the running scheduler coroutine, or nil. Neither blocks nor yields.
-function M.current()
-  if M.in_coroutine() then return current end
+--- The handle of the running coroutine of this scheduler, or nil. Neither blocks nor yields.
+function Scheduler:running()
+  if self:in_coroutine() then return self.current end
   return nil
 end
 
---- Starts an HTTP transfer and waits for it. Yields inside a scheduler coroutine,
--- blocks otherwise. A cancelled call returns a record with `error_kind = "cancelled"`.
+--- Starts an HTTP transfer and waits for it. Yields inside a coroutine of this
+-- scheduler, blocks otherwise. A cancelled call (or one whose engine was closed)
+-- returns a record with `error_kind = "cancelled"`.
 -- @tparam table spec the engine request (see docs/DESIGN.md)
 -- @return the record of the finished transfer
-function M.request(spec)
-  if M.in_coroutine() then
-    local h = current
-    if h.cancelled then return cancelled_record(0) end
-    local id = M.engine():request(spec)
+function Scheduler:request(spec)
+  if self:in_coroutine() then
+    local h = self.current
+    if h.cancelled then return failed_record(0, "cancelled", CANCELLED) end
+    local id = self:engine():request(spec)
     h.transfer = id
-    by_transfer[id] = h
-    return co_yield()
+    self.transfers[id] = h
+    return park(h)
   end
-  local e = M.engine()
+  local e = self:engine()
   local id = e:request(spec)
   while true do
-    local r = orphans[id]
+    local r = self.orphans[id]
     if r then
-      orphans[id] = nil
+      self.orphans[id] = nil
       return r
     end
+    if e:closed() or self.engine_obj ~= e then
+      if self.engine_obj == e then self:_engine_lost() end
+      return failed_record(id, "cancelled", "the engine was closed")
+    end
     local records = e:step(1)
-    if records then dispatch(records) end
+    if records then dispatch(self, records) end
   end
 end
 
---- Sleeps: yields inside a scheduler coroutine, blocks otherwise (while blocking it
--- keeps the engine's transfers moving).
+local function add_timer(s, h, seconds, kind)
+  s.timer_seq = s.timer_seq + 1
+  local t = { at = s.now() + math.max(seconds, 0), handle = h, seq = s.timer_seq, kind = kind }
+  h.timer = t
+  heap_push(s.heap, t)
+end
+
+--- Sleeps: yields inside a coroutine of this scheduler, blocks otherwise (while
+-- blocking it keeps the engine's transfers moving).
 -- @tparam number seconds
-function M.sleep(seconds)
-  assert(type(seconds) == "number", "sleep: seconds must be a number")
+-- @raise when `seconds` is not a number or is NaN
+function Scheduler:sleep(seconds)
+  if type(seconds) ~= "number" then error("sleep: seconds must be a number, got " .. type(seconds), 2) end
   if seconds ~= seconds then error("sleep: seconds must not be NaN", 2) end
-  if M.in_coroutine() then
-    local h = current
+  if self:in_coroutine() then
+    local h = self.current
     if h.cancelled then return end
-    timer_seq = timer_seq + 1
-    local t = { at = now() + math.max(seconds, 0), handle = h, seq = timer_seq }
-    h.timer = t
-    heap_push(t)
-    co_yield()
+    add_timer(self, h, seconds, "sleep")
+    park(h)
     return
   end
-  local deadline = now() + math.max(seconds, 0)
+  local deadline = self.now() + math.max(seconds, 0)
   while true do
-    local left = deadline - now()
+    local left = deadline - self.now()
     if left <= 0 then return end
-    local e = engine_obj
-    if e and not e:closed() and e:running() > 0 then
-      local records = e:step(left)
-      if records then dispatch(records) end
-    else
-      core.sleep(left)
-    end
+    if not step_engine(self, left) then self.core.sleep(left) end
   end
 end
 
---- Suspends the running scheduler coroutine until `wake` is called for it (or it is
--- cancelled, then it returns `nil, "cancelled"`). Yields; raises outside a coroutine.
+--- Suspends the running coroutine until `wake` is called for it, it is cancelled
+-- (then it returns `nil, err` with `err.kind == "cancelled"`), or `timeout` seconds
+-- passed (then it returns `scheduler.TIMEOUT`). Yields; raises outside a coroutine.
+-- @tparam[opt] number timeout seconds
 -- @return the values given to `wake`
-function M.suspend()
-  local h = M.current()
+function Scheduler:suspend(timeout)
+  local h = self:running()
   if not h then error("suspend: not inside a scheduler coroutine", 2) end
-  if h.cancelled then return nil, "cancelled" end
+  if h.cancelled then return nil, errors.cancelled() end
   h.suspended = true
-  return co_yield()
+  if timeout then add_timer(self, h, timeout, "suspend") end
+  return park(h)
 end
 
 --- Wakes a coroutine suspended with `suspend`, passing values. Neither blocks nor yields.
 -- @param h the handle
 -- @return true if it was suspended
-function M.wake(h, ...)
+function Scheduler:wake(h, ...)
   if not h.suspended then return false end
   h.suspended = nil
+  clear_timer(h)
   make_ready(h, ...)
-  notify_work()
+  notify_work(self)
   return true
 end
 
@@ -327,86 +459,90 @@ end
 -- the next `step`. Neither blocks nor yields.
 -- @tparam function fn
 -- @return the handle (`status()`, `result()`, `cancel()`)
-function M.spawn(fn, ...)
-  if type(fn) ~= "function" then error("spawn: fn must be a function", 2) end
-  local h = setmetatable({ co = co_create(fn), state = "pending" }, Handle)
-  live = live + 1
+function Scheduler:spawn(fn, ...)
+  if type(fn) ~= "function" then error("spawn: fn must be a function, got " .. type(fn), 2) end
+  local h = setmetatable({ co = co_create(fn), state = "pending", sched = self }, Handle)
+  self.live_count = self.live_count + 1
   make_ready(h, ...)
-  notify_work()
+  notify_work(self)
   return h
 end
 
-local function fire_timers(t)
+local function fire_timers(s, t)
+  local heap = s.heap
   while heap[1] and heap[1].at <= t do
-    local timer = heap_pop()
+    local timer = heap_pop(heap)
     local h = timer.handle
     if h and h.timer == timer then
       h.timer = nil
-      make_ready(h)
+      if timer.kind == "suspend" then
+        if h.suspended then
+          h.suspended = nil
+          make_ready(h, M.TIMEOUT)
+        end
+      else
+        make_ready(h)
+      end
     end
   end
 end
 
---- Advances every transfer, resumes every coroutine that is ready, and returns the
--- number of live coroutines. Never blocks longer than `timeout` seconds (default 0);
--- it returns early when something happened.
+local function step_body(s, timeout)
+  local now = s.now
+  fire_timers(s, now())
+  local wait = timeout
+  if #s.ready > 0 then
+    wait = 0
+  elseif s.heap[1] then
+    wait = math.max(0, math.min(wait, s.heap[1].at - now()))
+  end
+  if not step_engine(s, wait) and wait > 0 and s.heap[1] then s.core.sleep(wait) end
+  fire_timers(s, now())
+  local batch = s.ready
+  s.ready = {}
+  local budget = s.step_budget
+  local started = budget and now()
+  for i = 1, #batch do
+    resume(s, batch[i])
+    if started and i < #batch and now() - started > budget then
+      -- over budget: the rest go first at the next step (a host frame stays short)
+      local rest = {}
+      for j = i + 1, #batch do rest[#rest + 1] = batch[j] end
+      for j = 1, #s.ready do rest[#rest + 1] = s.ready[j] end
+      s.ready = rest
+      break
+    end
+  end
+  return s.live_count
+end
+
+--- Advances every transfer, resumes every coroutine that is ready (within the step
+-- budget), and returns the number of live coroutines. Never blocks longer than
+-- `timeout` seconds (default 0); it returns early when something happened.
 -- @tparam[opt=0] number timeout
 -- @treturn integer live coroutines
-function M.step(timeout)
+-- @raise when called from inside a step (a coroutine must not step its scheduler)
+function Scheduler:step(timeout)
   timeout = timeout or 0
-  if type(timeout) ~= "number" then error("step: timeout must be a number", 2) end
-  if stepping then error("step: called from inside a step (a coroutine must not step the scheduler)", 2) end
-  stepping = true
-  local ok, live_or_err = pcall(M._step, timeout)
-  stepping = false
+  if type(timeout) ~= "number" or timeout ~= timeout then error("step: timeout must be a number", 2) end
+  if self.stepping then error("step: called from inside a step (a coroutine must not step the scheduler)", 2) end
+  self.stepping = true
+  local ok, live_or_err = pcall(step_body, self, timeout)
+  self.stepping = false
   if not ok then error(live_or_err, 0) end
   return live_or_err
 end
 
-function M._step(timeout)
-  local t = now()
-  fire_timers(t)
-  local wait = timeout
-  if #ready > 0 then
-    wait = 0
-  elseif heap[1] then
-    wait = math.max(0, math.min(wait, heap[1].at - t))
-  end
-  local e = engine_obj
-  if e and not e:closed() and e:running() > 0 then
-    local records = e:step(wait)
-    if records then dispatch(records) end
-  elseif wait > 0 and heap[1] then
-    core.sleep(wait)
-  end
-  fire_timers(now())
-  local batch = ready
-  ready = {}
-  local started = step_budget and now()
-  for i = 1, #batch do
-    resume(batch[i])
-    if started and i < #batch and now() - started > step_budget then
-      -- over budget: the rest go first at the next step (a host frame stays short)
-      local rest = {}
-      for j = i + 1, #batch do rest[#rest + 1] = batch[j] end
-      for j = 1, #ready do rest[#rest + 1] = ready[j] end
-      ready = rest
-      break
-    end
-  end
-  return live
-end
-
 --- Waits until every handle in `handles` has finished (done, failed or cancelled).
--- Yields inside a scheduler coroutine; blocks (stepping) outside one.
+-- Yields inside a coroutine of this scheduler; blocks (stepping) outside one.
 -- @tparam table handles a list of handles from `spawn`
 -- @treturn table the same list
-function M.join(handles)
+function Scheduler:join(handles)
   if type(handles) ~= "table" then error("join: handles must be a list of handles", 2) end
   for i = 1, #handles do
     if getmetatable(handles[i]) ~= Handle then error("join: handles[" .. i .. "] is not a handle", 2) end
   end
-  local me = M.current()
+  local me = self:running()
   for i = 1, #handles do
     local h = handles[i]
     while h.state == "pending" or h.state == "running" do
@@ -414,9 +550,9 @@ function M.join(handles)
         if me.cancelled then return handles end
         h.joiners = h.joiners or {}
         h.joiners[#h.joiners + 1] = me
-        M.suspend()
+        self:suspend()
       else
-        M.step(0.05)
+        h.sched:step(0.05)
       end
     end
   end
@@ -427,44 +563,74 @@ end
 -- (`spawn`, `wake`, `cancel`), so a host driver can start ticking. Neither blocks nor
 -- yields; `fn` must neither.
 -- @tparam function fn
-function M.on_work(fn)
+function Scheduler:on_work(fn)
   if type(fn) ~= "function" then error("on_work: fn must be a function", 2) end
-  for i = 1, #work_hooks do
-    if work_hooks[i] == fn then return end
+  for i = 1, #self.work_hooks do
+    if self.work_hooks[i] == fn then return end
   end
-  work_hooks[#work_hooks + 1] = fn
+  self.work_hooks[#self.work_hooks + 1] = fn
 end
 
 --- True when anything is pending: transfers in flight, coroutines ready, or timers.
 -- Drivers use it to stop ticking when idle. Neither blocks nor yields.
-function M.busy()
-  if #ready > 0 or heap[1] then return true end
-  local e = engine_obj
+function Scheduler:busy()
+  if #self.ready > 0 then return true end
+  local heap = self.heap
+  while heap[1] and not (heap[1].handle and heap[1].handle.timer == heap[1]) do heap_pop(heap) end -- inert
+  if heap[1] then return true end
+  local e = self.engine_obj
   return e ~= nil and not e:closed() and e:running() > 0
 end
 
 --- Seconds until the next timer, or nil. Neither blocks nor yields.
-function M.next_timer()
-  if heap[1] then return math.max(0, heap[1].at - now()) end
+function Scheduler:next_timer()
+  if self.heap[1] then return math.max(0, self.heap[1].at - self.now()) end
   return nil
 end
 
 --- The number of live coroutines. Neither blocks nor yields.
-function M.live()
-  return live
+function Scheduler:live()
+  return self.live_count
 end
 
 --- Runs `fn(...)` as a coroutine and steps until it finishes. Blocks.
 -- @tparam function fn
 -- @return fn's results; raises fn's error
-function M.run(fn, ...)
-  if type(fn) ~= "function" then error("run: fn must be a function", 2) end
-  local h = M.spawn(fn, ...)
+function Scheduler:run(fn, ...)
+  if type(fn) ~= "function" then error("run: fn must be a function, got " .. type(fn), 2) end
+  local h = self:spawn(fn, ...)
   while h.state == "pending" or h.state == "running" do
-    M.step(1)
+    self:step(1)
   end
   if h.state == "failed" then error(h.err, 0) end
   return h:result()
+end
+
+--- Closes the engine: every call waiting on a transfer returns `cancelled` at its
+-- next step. The scheduler stays usable (a new engine is made on the next request).
+-- Neither blocks nor yields.
+function Scheduler:close()
+  local e = self.engine_obj
+  if e then
+    if not e:closed() then e:close() end
+    self:_engine_lost()
+  end
+end
+
+-- ---------------------------------------------------------------- module functions
+
+-- Each method is also a module function acting on the active scheduler, so library
+-- code (and `mj.*`) never has to carry a scheduler around.
+for _, name in ipairs({ "engine", "configure", "in_coroutine", "request", "sleep", "suspend", "wake",
+  "spawn", "step", "join", "on_work", "busy", "next_timer", "live", "run", "close" }) do
+  local method = Scheduler[name]
+  M[name] = function(...) return method(M.active(), ...) end
+end
+
+--- The handle of the running scheduler coroutine (of the active scheduler), or nil.
+-- Neither blocks nor yields.
+function M.current()
+  return M.active():running()
 end
 
 return M

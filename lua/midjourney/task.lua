@@ -11,11 +11,11 @@
 --
 -- Methods never block and never yield.
 -- @module midjourney.task
-local json = require("midjourney.json")
+local core = require "midjourney.core"
+local ids = require "midjourney.ids"
+local json = require "midjourney.json"
 
 local M = {}
-
-local core = require "midjourney.core"
 
 local methods = {}
 local Task = {}
@@ -25,16 +25,8 @@ M.done = { SUCCESS = true, FAILURE = true, CANCEL = true, MODAL = true }
 
 local buttons_mt = { __call = function(self) return self end }
 
-local function id_string(v)
-  if type(v) == "string" then return v end
-  if type(v) == "number" then
-    if math.type and math.type(v) == "integer" then return string.format("%d", v) end
-    if v == math.floor(v) and v >= -2 ^ 63 and v < 2 ^ 63 then return string.format("%.0f", v) end
-    return tostring(v)
-  end
-  return nil
-end
-M.id_string = id_string
+-- The JSON text of tasks not decoded yet (weak: it goes with its task).
+local bodies = setmetatable({}, { __mode = "k" })
 
 local function normalise_buttons(b)
   local out = {}
@@ -46,25 +38,29 @@ local function normalise_buttons(b)
   return setmetatable(out, buttons_mt)
 end
 
--- Full decode on first access to a field the scan did not provide.
+-- Full decode on first access to a field the scan did not provide. The body was
+-- validated by the C scanner when the task was made, and the scanner refuses what the
+-- full decoder refuses, so this cannot fail on a body that made a task.
 local function materialise(t)
-  local body = rawget(t, "\0body")
+  local body = bodies[t]
   if not body then return end
-  rawset(t, "\0body", nil)
-  local v = json.decode(body)
-  if type(v) ~= "table" then return end
+  bodies[t] = nil
+  local v, why = json.decode_scanned(body)
+  if type(v) ~= "table" then
+    error("midjourney.task: the task body could not be decoded (" .. tostring(why) .. ")", 0)
+  end
   json.strip_nulls(v)
   for k, x in pairs(v) do
     if rawget(t, k) == nil then rawset(t, k, x) end
   end
   rawset(t, "buttons", normalise_buttons(v.buttons))
-  if v.id ~= nil then rawset(t, "id", id_string(v.id)) end
+  if v.id ~= nil and rawget(t, "id") == nil then rawset(t, "id", ids.from_wire(v.id)) end
 end
 
 Task.__index = function(t, k)
   local m = methods[k]
   if m then return m end
-  if rawget(t, "\0body") then
+  if bodies[t] then
     materialise(t)
     return rawget(t, k)
   end
@@ -90,7 +86,7 @@ function M.new(t)
   if type(t) ~= "table" then error("task.new: argument 't' must be a table", 2) end
   if getmetatable(t) == Task then return t end
   json.strip_nulls(t)
-  if t.id ~= nil then t.id = id_string(t.id) end
+  if t.id ~= nil then t.id = ids.from_wire(t.id) end
   t.buttons = normalise_buttons(t.buttons)
   return setmetatable(t, Task)
 end
@@ -104,9 +100,10 @@ end
 function M.from_scan(fields, body)
   fields.buttons = nil -- always a list: built by the full decode
   local id = fields.id
-  if id ~= nil and type(id) ~= "string" then fields.id = id_string(id) end
-  fields["\0body"] = body
-  return setmetatable(fields, Task)
+  if id ~= nil and type(id) ~= "string" then fields.id = ids.from_wire(id) end
+  setmetatable(fields, Task)
+  bodies[fields] = body
+  return fields
 end
 
 --- Build a Task from a JSON object text, lazily (see the module doc).
@@ -219,6 +216,28 @@ function methods:button(spec)
   return nil
 end
 
+--- The prompt suggestions of a finished DESCRIBE task, without their numbering
+-- (`1️⃣ `, `2. `, ...), ready for `client:imagine`: from `promptEn`, else the
+-- `finalPrompt` property. An empty list when there are none.
+-- Neither blocks nor yields.
+-- @treturn table list of strings
+function methods:suggestions()
+  local text = self.promptEn
+  if type(text) ~= "string" or text == "" then
+    local p = self.properties
+    text = type(p) == "table" and p.finalPrompt or nil
+  end
+  local out = {}
+  if type(text) ~= "string" then return out end
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    local s = line:gsub("^%s+", ""):gsub("%s+$", "")
+    -- the numbering: a keycap emoji (digit, optional U+FE0F, U+20E3), or "1." / "1)"
+    s = s:gsub("^%d\239\184\143?\226\131\163%s*", ""):gsub("^%d+[%.%)]%s+", "")
+    if s ~= "" then out[#out + 1] = s end
+  end
+  return out
+end
+
 --- A plain table copy of the task (all fields, buttons as a plain list), for
 -- serialising or inspection.
 -- Neither blocks nor yields.
@@ -227,7 +246,7 @@ function methods:totable()
   materialise(self)
   local out = {}
   for k, v in pairs(self) do
-    if type(k) == "string" and k:sub(1, 1) ~= "\0" then out[k] = v end
+    if type(k) == "string" then out[k] = v end
   end
   local b = {}
   for i, x in ipairs(self.buttons or {}) do b[i] = x end

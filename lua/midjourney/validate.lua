@@ -1,73 +1,11 @@
---- Local validation of what we send: task ids, header values, image inputs and
--- the required fields of each endpoint.
+--- Local validation of what we send: header values, image inputs and the required
+-- fields of each endpoint (task ids: `midjourney.ids`; option tables:
+-- `midjourney.options`).
 --
--- Functions named `check_*` return `true` or `nil, message`; functions named
--- `assert_*` raise with a message naming the argument (programmer mistakes).
+-- Functions named `check_*` return `true` or `nil, message`.
 -- Nothing in this module blocks or yields.
 -- @module midjourney.validate
 local M = {}
-
-local MAX_ID = 64
-
-local function integer_string(n)
-  if n ~= n or n == math.huge or n == -math.huge or math.floor(n) ~= n then return nil end
-  if math.type and math.type(n) == "integer" then return string.format("%d", n) end
-  if n < 0 or n >= 2 ^ 53 then return nil end -- not exact as a double
-  return string.format("%.0f", n)
-end
-
---- Normalise and check a task id. Accepts a non-empty string or an integer
--- number (exact: a float beyond 2^53 is refused). Neither blocks nor yields.
--- @param id the id
--- @treturn[1] string the id as a string
--- @treturn[2] nil
--- @treturn[2] string why it was refused
-function M.check_task_id(id)
-  local s
-  if type(id) == "string" then
-    s = id
-  elseif type(id) == "number" then
-    s = integer_string(id)
-    if not s then return nil, "task id must be an integer, got " .. tostring(id) end
-  else
-    return nil, "task id must be a string or an integer, got " .. type(id)
-  end
-  if s == "" then return nil, "task id is empty" end
-  if #s > MAX_ID then return nil, "task id is longer than " .. MAX_ID .. " bytes" end
-  if s:find("[%s%z/?#%%\\]") or s:find("..", 1, true) or s:find("[%c\127]") then
-    return nil, "task id contains a forbidden character or sequence"
-  end
-  return s
-end
-
---- Like `check_task_id` but raises. Neither blocks nor yields.
--- @param id the id
--- @tparam[opt="id"] string name the argument name for the message
--- @treturn string the id as a string
--- @raise when the id is not acceptable
-function M.assert_task_id(id, name)
-  local s, why = M.check_task_id(id)
-  if not s then error(string.format("argument '%s': %s", name or "id", why), 3) end
-  return s
-end
-
---- Option `name` of the table `opts`: `default` when it is nil, else a number >= 0 (not NaN).
--- Neither blocks nor yields.
--- @param opts table of options
--- @param name option name
--- @param default value when the option is nil (may be nil)
--- @tparam string what prefix of the message naming the function ("" or "wait: ")
--- @tparam integer level the error level as the function calling this one counts it
--- @return the number or `default`
--- @raise "<what>option '<name>' must be a non-negative number, got <v>"
-function M.number_option(opts, name, default, what, level)
-  local v = opts[name]
-  if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v < 0 then
-    error(what .. "option '" .. name .. "' must be a non-negative number, got " .. tostring(v), level + 1)
-  end
-  return v
-end
 
 --- Check a header value: no CR, LF or NUL. Neither blocks nor yields.
 -- @tparam string v
@@ -123,8 +61,23 @@ local rules = {
   blend = { required = { "base64Array" }, images = { base64Array = { url = true, list = true, min = 2, max = 5 } } },
   describe = { one_of = { "base64", "link" }, images = { base64 = {} } },
   shorten = { required = { "prompt" } },
+  -- a new video needs an image; an extension (action "extend") names the VIDEO task and
+  -- the 0-based index of one of its videos instead (CometAPI's Submit Video page)
   video = { required = { "image" },
-            images = { image = { url = true, raw = true }, endImage = { url = true, raw = true } } },
+            images = { image = { url = true, raw = true }, endImage = { url = true, raw = true } },
+            variant = function(body)
+              if body.action == nil then return nil end
+              if body.action ~= "extend" then return nil, "field 'action' must be \"extend\" (or absent)", "content" end
+              if type(body.taskId) ~= "string" and type(body.taskId) ~= "number" then
+                return nil, "field 'taskId' is required with action \"extend\"", "missing"
+              end
+              local i = body.index
+              if type(i) ~= "number" or i ~= math.floor(i) or i < 0 or i > 3 then
+                return nil, "field 'index' must be an integer 0..3 with action \"extend\" (0-based)", "missing"
+              end
+              return { images = { image = { url = true, raw = true } } }
+            end },
+  change = { required = { "taskId", "action" } },
   edits = { required = { "prompt", "image" }, images = { image = { url = true, raw = true } } },
   swap_face = { required = { "sourceBase64", "targetBase64" },
                 images = { sourceBase64 = { raw = true }, targetBase64 = { raw = true } } },
@@ -151,6 +104,11 @@ end
 function M.check_body(endpoint, body)
   local r = rules[endpoint]
   if not r then return true end
+  if r.variant then
+    local v, why, what = r.variant(body)
+    if why then return nil, why, what end
+    if v then r = v end
+  end
   for _, f in ipairs(r.required or {}) do
     if not present(body[f]) then return nil, "field '" .. f .. "' is required", "missing" end
   end
@@ -183,11 +141,14 @@ function M.check_body(endpoint, body)
       end
     end
   end
-  for _, f in ipairs({ "prompt", "state", "notifyHook", "customId", "taskId" }) do
+  for _, f in ipairs({ "prompt", "state", "notifyHook", "customId" }) do
     local v = body[f]
     if v ~= nil and type(v) ~= "string" then
       return nil, "field '" .. f .. "' must be a string, got " .. type(v), "type"
     end
+  end
+  if body.taskId ~= nil and type(body.taskId) ~= "string" and type(body.taskId) ~= "number" then
+    return nil, "field 'taskId' must be a task id, got " .. type(body.taskId), "type"
   end
   if type(body.state) == "string" and #body.state > 255 then
     return nil, "field 'state' is longer than 255 characters", "content"

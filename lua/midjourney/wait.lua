@@ -1,124 +1,106 @@
---- Waiting for tasks: `client:wait` and `client:wait_all`.
+--- Waiting for tasks: the state machine behind `client:wait` and `client:wait_all`.
 --
--- Both block in plain code and yield inside a scheduler coroutine (they poll
--- through the client's requests and sleep with `scheduler.sleep`).
+-- One state per waited id is fed snapshots (or errors) from one of two polling paths:
+-- inside a scheduler coroutine, a shared `midjourney.poller` (one list-by-condition
+-- request per batch of ids per interval); outside one, a fetch per interval. Both
+-- compute the per-request deadline the same way (never past the wait's own), and both
+-- use `midjourney.retry`'s rule for what is transient.
 --
--- A wait ends only at SUCCESS or MODAL (returns the task), FAILURE or CANCEL
--- (kind `"task_failed"`, `err.task`), `not_found` after `not_found_limit`
--- consecutive misses, a non-transient error (401, 403, invalid...), the
--- deadline (kind `"timeout"`, `err.task` = last snapshot) or a stall when
--- `stall_error` is set. Transient errors (transport, timeout, 5xx, 429, bad
--- bodies) do not end it. `status == ""` means pending.
---
--- Errors raised by `on_progress`/`on_stall` propagate to the caller of
--- `wait` as Lua errors (inside a coroutine: out of the coroutine, to whoever
--- reads its result); the wait stops there and the engine is unaffected.
+-- Blocks in plain code and yields inside a scheduler coroutine. Errors raised by
+-- `on_progress`/`on_stall` propagate to the caller of `wait`.
 -- @module midjourney.wait
-local errors = require("midjourney.errors")
-local task_mod = require("midjourney.task")
-local validate = require("midjourney.validate")
+local core = require "midjourney.core"
+local errors = require "midjourney.errors"
+local options = require "midjourney.options"
+local poller = require "midjourney.poller"
+local retry = require "midjourney.retry"
+local scheduler = require "midjourney.scheduler"
+local transport = require "midjourney.transport"
 
 local M = {}
 
-local now = require("midjourney.core").now
-local scheduler = require "midjourney.scheduler"
+local now = core.now
 
-local function sleep(client, s)
-  if s <= 0 then return end
-  if client._sleep then return client._sleep(s) end
-  return scheduler.sleep(s)
-end
+--- The options of `client:wait` and `client:wait_all` (a schema of `midjourney.options`).
+M.options = options.schema("client:wait", {
+  timeout = "seconds", interval = "seconds", first_delay = "seconds", stall_timeout = "seconds",
+  not_found_limit = "count", on_progress = "function", on_stall = "function", stall_error = "boolean",
+  coalesce = "boolean", batch = "count",
+})
 
-local function num_opt(opts, k, default)
-  local v = validate.number_option(opts, k, default, "wait: ", 4) -- not a tail call: the level counts this frame
-  return v
-end
-
-local function fn_opt(opts, k)
-  local v = opts[k]
-  if v ~= nil and type(v) ~= "function" then
-    error("wait: option '" .. k .. "' must be a function, got " .. type(v), 4)
-  end
-  return v
-end
-
-local function parse_opts(opts)
-  if opts ~= nil and type(opts) ~= "table" then error("wait: argument 'opts' must be a table", 3) end
-  opts = opts or {}
+--- Checked wait options with their defaults filled in (a new table).
+-- @tparam table opts checked options
+-- @treturn table
+function M.settings(opts)
   return {
-    timeout = num_opt(opts, "timeout", 600),
-    interval = math.max(num_opt(opts, "interval", 3), 0.001),
-    first_delay = num_opt(opts, "first_delay", 3),
-    stall_timeout = num_opt(opts, "stall_timeout", nil),
-    not_found_limit = num_opt(opts, "not_found_limit", 3),
-    on_progress = fn_opt(opts, "on_progress"),
-    on_stall = fn_opt(opts, "on_stall"),
-    stall_error = opts.stall_error and true or false,
+    timeout = opts.timeout or 600,
+    interval = math.max(opts.interval or 3, 0.001),
+    first_delay = opts.first_delay or 3,
+    stall_timeout = opts.stall_timeout,
+    not_found_limit = opts.not_found_limit or 3,
+    on_progress = opts.on_progress,
+    on_stall = opts.on_stall,
+    stall_error = opts.stall_error == true,
     coalesce = opts.coalesce ~= false,
-    batch = num_opt(opts, "batch", 50),
+    batch = math.max(opts.batch or 50, 1),
   }
-end
-
---- Whether an error seen while polling ends the wait.
--- Neither blocks nor yields.
--- @tparam table err
--- @treturn boolean
-function M.is_transient(err)
-  local k = err.kind
-  if k == "transport" or k == "timeout" or k == "rate_limited" or k == "decode" then return true end
-  if err.retryable then return true end
-  local s = err.status
-  if type(s) == "number" and (s >= 500 or s == 408 or s == 409 or s == 429) then return true end
-  return false
-end
-
---- Poll once for one id: the one step a coalescing poller replaces.
--- Blocks, or yields in a scheduler coroutine.
--- @param client the client
--- @tparam string id
--- @tparam table o parsed wait options plus `deadline` (absolute, core.now() clock)
--- @treturn[1] Task
--- @treturn[2] nil
--- @treturn[2] table error
-function M.poll_once(client, id, o)
-  local left = o.deadline - now()
-  local per = math.min(client.deadline, math.max(left, 0.001))
-  return client:fetch(id, { deadline = per, timeout = math.min(client.timeout, per) })
 end
 
 local function failed_error(t)
   local reason = t.failReason
   if reason == nil or reason == "" then reason = "task " .. tostring(t.status) end
-  return errors.new { kind = "task_failed", task = t, message = tostring(reason),
-    status = nil, retryable = false }
+  return errors.new { kind = "task_failed", task = t, message = tostring(reason), retryable = false }
 end
 
--- One state machine per waited id, shared by wait and wait_all.
-local function new_state(id, o, first)
-  return { id = id, o = o, last = first, misses = 0, last_change = now(), stall_fired = false }
+--- A new wait state for one id. Neither blocks nor yields.
+-- @param client
+-- @tparam string id
+-- @tparam table o settings (see `settings`) plus `deadline` (absolute, `core.now()` clock)
+-- @tparam[opt] Task first a snapshot the caller already has
+-- @treturn table state
+function M.new_state(client, id, o, first)
+  return { client = client, id = id, o = o, last = first, misses = 0, last_change = now(), stall_fired = false }
 end
 
--- Feed a poll result into a state. Returns "done", value, err when finished.
-local function feed(st, t, err)
+--- Whether a snapshot ends a wait: SUCCESS, FAILURE, CANCEL, or a MODAL that is not a
+-- stale row of a dialog this client already answered. Neither blocks nor yields.
+-- @param client
+-- @param t a Task
+-- @treturn boolean
+function M.is_final(client, t)
+  local s = t.status
+  if s == "MODAL" then return not client:answered_modal(t.id) end
+  return s == "SUCCESS" or s == "FAILURE" or s == "CANCEL"
+end
+
+--- Feeds a poll result (a snapshot, or an error) into a state. Neither blocks nor
+-- yields (but runs the callbacks).
+-- @tparam table st state
+-- @param t a Task or nil
+-- @tparam[opt] table err the error when `t` is nil
+-- @treturn boolean done
+-- @return the task when done with SUCCESS or MODAL
+-- @return the error when done otherwise
+function M.feed(st, t, err)
   local o = st.o
   if t then
     st.misses = 0
     local prev = st.last
+    st.last = t
     if not prev or prev.status ~= t.status or prev.progress ~= t.progress then
       st.last_change = now()
-      st.last = t
       if o.on_progress then o.on_progress(t) end
-    else
-      st.last = t
     end
-    local s = t.status
-    if s == "SUCCESS" or s == "MODAL" then return true, t end
-    if s == "FAILURE" or s == "CANCEL" then return true, nil, failed_error(t) end
-  else
+    if M.is_final(st.client, t) then
+      local s = t.status
+      if s == "FAILURE" or s == "CANCEL" then return true, nil, failed_error(t) end
+      return true, t
+    end
+  elseif err then
     if err.kind == "not_found" then
       st.misses = st.misses + 1
       if st.misses >= o.not_found_limit then return true, nil, err end
-    elseif err.kind == "cancelled" or not M.is_transient(err) then
+    elseif not retry.transient(err) then
       return true, nil, err
     end
     st.last_err = err
@@ -139,131 +121,86 @@ local function feed(st, t, err)
   return false
 end
 
-local function id_of(v, name)
-  local id_arg = require("midjourney.client")._id_arg
-  return id_arg(name, v, "id_or_task")
+-- How long to hold the first poll: only for a task this client submitted moments ago
+-- (before the gateway's first sync its snapshot is a placeholder).
+local function first_hold(client, id, o)
+  local at = client:submitted_at(id)
+  if not at then return 0 end
+  return math.max(0, math.min(at + o.first_delay - now(), o.deadline - now()))
 end
 
-local function wait(self, id_or_task, opts)
-  local o = parse_opts(opts)
-  local sid, err = id_of(id_or_task, "wait")
-  if not sid then return nil, err end
+--- Waits for one id with checked options (see `client:wait`). Blocks, or yields.
+-- @param client
+-- @tparam string sid the id (checked)
+-- @tparam[opt] Task first a snapshot the caller already has
+-- @tparam table opts checked options
+-- @return the task, or nil and the error
+function M.wait(client, sid, first, opts)
+  local o = M.settings(opts)
   o.deadline = now() + o.timeout
-  local first = task_mod.is_task(id_or_task) and id_or_task or nil
-  local st = new_state(sid, o, first)
-  if first and first:is_done() then
-    local done, t, e = feed(st, first)
+  local st = M.new_state(client, sid, o, first)
+  if first and M.is_final(client, first) then
+    local done, t, e = M.feed(st, first)
     if done then return t, e end
   end
-  local poller
-  if o.coalesce and scheduler.current() then
-    self._poller = self._poller or require("midjourney.poller").new(self, { interval = o.interval, batch = o.batch })
-    poller = self._poller
-  end
-  if not poller then sleep(self, math.min(o.first_delay, math.max(o.deadline - now(), 0))) end
+  transport.sleep(client, first_hold(client, sid, o))
+  local shared = o.coalesce and scheduler.current() and poller.of(client, o.interval, o.batch)
+  local immediate = true
   while true do
     local t, perr
-    if poller then t, perr = poller:next(sid, o.interval)
-    else t, perr = M.poll_once(self, sid, o) end
-    local done, v, e = feed(st, t, perr)
+    if shared then
+      t, perr = shared:next(sid, o.deadline, immediate)
+    else
+      t, perr = poller.fetch(client, sid, o.deadline)
+    end
+    immediate = false
+    if perr and perr.kind == "cancelled" then return nil, perr end
+    local done, v, e = M.feed(st, t, perr)
     if done then return v, e end
-    if not poller then sleep(self, math.min(o.interval, math.max(o.deadline - now(), 0))) end
+    if not shared then transport.sleep(client, math.min(o.interval, math.max(o.deadline - now(), 0))) end
   end
 end
 
---- Wait for a task to finish. Blocks, or yields in a scheduler coroutine.
--- @param self the client
--- @tparam string|number|table id_or_task a task id or a Task (a done Task
---   returns at once)
--- @tparam[opt] table opts `timeout` (600 s), `interval` (3 s), `first_delay`
---   (3 s), `on_progress(task)` (on status or progress change), `on_stall(task)`,
---   `stall_timeout` (seconds without change), `stall_error` (end the wait on a
---   stall), `not_found_limit` (3), `coalesce` (default true: share list-by-condition polls
---   with other coroutines; scheduler coroutines only)
--- @treturn[1] Task the task in SUCCESS or MODAL
--- @treturn[2] nil
--- @treturn[2] table error: `task_failed` (with `err.task`), `timeout` (with the
---   last snapshot in `err.task`), `not_found`, `cancelled`, or a non-transient error
--- @raise on wrong argument types; errors raised by the callbacks propagate
-local function wait_method(self, id_or_task, opts)
-  return wait(self, id_or_task, opts)
-end
-
---- Wait for many tasks, polling them together with list-by-condition (ids
--- missing from an answer are re-checked with fetch). Blocks, or yields.
--- @param self the client
--- @tparam table ids list of task ids or Tasks
--- @tparam[opt] table opts as for `wait`, plus `batch` (ids per list request, 50)
--- @treturn table results by id: the Task for ids that reached SUCCESS or MODAL
--- @treturn table|nil errors by id (task_failed, timeout, not_found, ...), nil when none
--- @raise on wrong argument types
-local function wait_all(self, ids, opts)
-  if type(ids) ~= "table" then error("client:wait_all: argument 'ids' must be a list", 2) end
-  local o = parse_opts(opts)
-  local batch = (opts and opts.batch) or 50
-  o.deadline = now() + o.timeout
-  local states, order = {}, {}
+--- Waits for many ids with checked options (see `client:wait_all`): one coroutine per
+-- id, sharing one poller. Blocks, or yields.
+-- @param client
+-- @tparam table items `{ {id = sid, first = Task|nil}, ... }` (checked, distinct ids)
+-- @tparam table opts checked options
+-- @treturn table results by id
+-- @treturn table errors by id (possibly empty)
+function M.wait_all(client, items, opts)
   local results, errs = {}, {}
-  local nerr = 0
-  for i = 1, #ids do
-    local sid, err = id_of(ids[i], "wait_all")
-    if not sid then
-      errs[tostring(ids[i])] = err; nerr = nerr + 1
-    elseif not states[sid] then
-      states[sid] = new_state(sid, o, task_mod.is_task(ids[i]) and ids[i] or nil)
-      order[#order + 1] = sid
+  local function body(sched)
+    local handles = {}
+    for i, item in ipairs(items) do
+      handles[i] = sched:spawn(M.wait, client, item.id, item.first, opts)
     end
-  end
-  local function finish(sid, done, v, e)
-    if not done then return false end
-    if v then results[sid] = v else errs[sid] = e; nerr = nerr + 1 end
-    states[sid] = nil
-    return true
-  end
-  sleep(self, math.min(o.first_delay, o.timeout))
-  while true do
-    local pending = {}
-    for _, sid in ipairs(order) do if states[sid] then pending[#pending + 1] = sid end end
-    if #pending == 0 then break end
-    for first = 1, #pending, batch do
-      local slice = {}
-      for i = first, math.min(first + batch - 1, #pending) do slice[#slice + 1] = pending[i] end
-      local left = math.max(o.deadline - now(), 0.001)
-      local tasks, lerr = self:list(slice, { deadline = math.min(self.deadline, left) })
-      local seen = {}
-      if tasks then
-        for _, t in ipairs(tasks) do
-          if states[t.id] and not seen[t.id] then
-            seen[t.id] = true
-            finish(t.id, feed(states[t.id], t))
-          end
-        end
-      end
-      for _, sid in ipairs(slice) do
-        if states[sid] and not seen[sid] then
-          if tasks then
-            -- missing from the list: ask fetch (it tells not_found apart)
-            finish(sid, feed(states[sid], M.poll_once(self, sid, o)))
-          else
-            finish(sid, feed(states[sid], nil, lerr))
-          end
-        end
+    sched:join(handles)
+    local me = sched:running()
+    for i, item in ipairs(items) do
+      local h = handles[i]
+      if me and me.cancelled then h:cancel() end
+      local t, e = h:result()
+      if t then
+        results[item.id] = t
+      else
+        if h:status() == "failed" then error(e, 0) end -- a callback raised
+        errs[item.id] = e
       end
     end
-    local any = false
-    for _, sid in ipairs(order) do if states[sid] then any = true end end
-    if not any then break end
-    sleep(self, math.min(o.interval, math.max(o.deadline - now(), 0)))
   end
-  return results, nerr > 0 and errs or nil
-end
-
---- Install `wait` and `wait_all` as client methods.
--- Neither blocks nor yields.
--- @tparam table methods the client method table
-function M.install(methods)
-  methods.wait = wait_method
-  methods.wait_all = wait_all
+  local active = scheduler.active()
+  if active:running() then
+    body(active)
+  else
+    -- plain code: the waits run on a private scheduler, so no other coroutine of the
+    -- host runs inside this blocking call
+    local private = scheduler.new()
+    local ok, e = pcall(private.run, private, body, private)
+    private:close()
+    if not ok then error(e, 0) end
+  end
+  return results, errs
 end
 
 return M
