@@ -1,6 +1,7 @@
 # lua-midjourney build. Every variable can be overridden on the command line:
 #   make                      build midjourney/core.so for Lua 5.4
 #   make LUA=luajit           build it for LuaJIT (Neovim, LÖVE)
+#   make check                the unit specs only (seconds; needs Lua, libcurl and busted)
 #   make test                 build for Lua 5.4 and LuaJIT, run every spec on both
 #   make install PREFIX=/usr/local [DESTDIR=...] [LUA=luajit]
 #   make demo                 imagine -> wait -> U1 -> wait -> download against the local simulator
@@ -32,7 +33,7 @@ HDR     := $(wildcard src/*.h)
 CORE_SO := $(BUILD_DIR)/midjourney/core.so
 LUA_SRC := $(shell find lua/midjourney -name '*.lua' 2>/dev/null | sort)
 
-.PHONY: all deps test test-fast lint doc demo bench install uninstall clean fuzz valgrind sanitize screenshots
+.PHONY: all deps check test test-fast lint doc demo bench install uninstall clean fuzz valgrind sanitize screenshots
 
 all: $(CORE_SO)
 
@@ -43,6 +44,13 @@ $(CORE_SO): $(SRC) $(HDR) Makefile
 
 deps:
 	@sh scripts/deps.sh test
+
+# The unit specs (spec/unit: a fake core, no simulator, no host programs), both interpreters, in seconds.
+check:
+	@sh scripts/deps.sh check
+	@$(MAKE) --no-print-directory LUA=lua5.4 all
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@sh scripts/test.sh spec/unit
 
 test:
 	@sh scripts/deps.sh test

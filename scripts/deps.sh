@@ -1,18 +1,20 @@
 #!/bin/sh
 # Installs the Debian/Ubuntu packages a make target needs, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-# Usage: sh scripts/deps.sh test|demo|lint|doc|bench|fuzz|screenshots
+# Usage: sh scripts/deps.sh check|test|demo|lint|doc|bench|fuzz|screenshots
+#   check: only what the unit specs need (Lua 5.4, LuaJIT, lua-cjson, libcurl, busted, a C compiler)
 set -e
 what=${1:-test}
-pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson libcurl4-openssl-dev lua-busted lua-socket pkg-config gcc make"
+pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson libcurl4-openssl-dev lua-busted pkg-config gcc make"
 case $what in
-  test) pkgs="$pkgs neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip" ;;
-  demo) ;;
-  lint) pkgs="$pkgs lua-check clang-format cppcheck luarocks" ;;
+  check) ;;
+  test) pkgs="$pkgs lua-socket neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip" ;;
+  demo) pkgs="$pkgs lua-socket" ;;
+  lint) pkgs="$pkgs lua-socket lua-check clang-format cppcheck luarocks" ;;
   doc) pkgs="$pkgs lua-ldoc lua-markdown" ;;
-  bench) pkgs="$pkgs nginx libnginx-mod-http-js valgrind lua-curl lua-http lua-cqueues time curl" ;;
-  screenshots) pkgs="$pkgs love xvfb xterm imagemagick pngquant fonts-dejavu-core" ;;
-  fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+  bench) pkgs="$pkgs lua-socket nginx libnginx-mod-http-js valgrind lua-curl lua-http lua-cqueues time curl" ;;
+  screenshots) pkgs="$pkgs lua-socket love xvfb xterm imagemagick pngquant fonts-dejavu-core" ;;
+  fuzz) pkgs="$pkgs lua-socket clang libclang-rt-14-dev" ;;
 esac
 missing=""
 for p in $pkgs; do

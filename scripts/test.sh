@@ -1,10 +1,13 @@
 #!/bin/sh
 # Runs every spec under Lua 5.4 and LuaJIT and ends with one line "N passed, M failed".
 # Usage: sh scripts/test.sh [busted args...]   e.g. sh scripts/test.sh spec/engine_spec.lua
-# MJ_TEST_LUAS="lua5.4" limits the interpreters.
+# MJ_TEST_LUAS="lua5.4" limits the interpreters; BUSTED names the busted script (default: the
+# one on PATH). Each interpreter finds busted's modules on its own default path (the ";;").
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 luas=${MJ_TEST_LUAS:-"lua5.4 luajit"}
+busted=${BUSTED:-$(command -v busted)}
+if [ -z "$busted" ]; then echo "scripts/test.sh: busted is not installed (sh scripts/deps.sh check)"; echo "0 passed, 1 failed"; exit 1; fi
 total_pass=0; total_fail=0; status=0
 for lua in $luas; do
   case $lua in luajit) ver=5.1 ;; *) ver=${lua#lua} ;; esac
@@ -15,10 +18,10 @@ for lua in $luas; do
   log=$(mktemp)
   echo "== busted under $lua"
   {
-    LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;" \
+    LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/?.lua;;" \
     LUA_CPATH="$root/${MJ_BUILD_DIR:-build/$lua}/?.so;;" \
     MJ_TEST_LUA="$lua" \
-      timeout 1200 $MJ_TEST_WRAPPER "$lua" /usr/bin/busted --lua="$lua" -o utfTerminal $extra "$@" 2>&1
+      timeout 1200 $MJ_TEST_WRAPPER "$lua" "$busted" --lua="$lua" -o utfTerminal $extra "$@" 2>&1
     echo $? > "$log.rc"
   } | tee "$log"
   rc=$(cat "$log.rc" 2>/dev/null || echo 1)

@@ -6,7 +6,6 @@ local mj = require("midjourney")
 describe("client reads #sim", function()
   local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
   local client = clients.factory(sim)
-  local function count(route) return sim:count(route) end
 
   it("fetch returns a Task with wire fields and methods", function()
     local c = client()
@@ -53,7 +52,7 @@ describe("client reads #sim", function()
       assert.are.equal("not_found", err.kind, i .. ": " .. tostring(err))
     end
     -- none of those was retried
-    assert.are.equal(1 + #shapes, count("fetch"))
+    assert.are.equal(1 + #shapes, sim:count("fetch"))
   end)
 
   it("refuses bad ids locally", function()

@@ -9,7 +9,6 @@ local PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJA
 describe("client submits #sim", function()
   local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
   local client = clients.factory(sim)
-  local function count(route) return sim:count(route) end
 
   it("imagine returns a string id and the envelope", function()
     local id, env = client():imagine("a paper boat at sunrise --v 6.1")
@@ -17,7 +16,7 @@ describe("client submits #sim", function()
     assert.truthy(id:match("^%d+$"), id)
     assert.are.equal(1, env.code)
     assert.are.equal(id, env.result)
-    assert.are.equal(1, count("imagine"))
+    assert.are.equal(1, sim:count("imagine"))
   end)
 
   it("imagine passes a table of wire fields through, unknown fields included", function()
@@ -94,7 +93,7 @@ describe("client submits #sim", function()
       assert.truthy(tostring(err):find("code " .. code, 1, true))
     end
     -- none of these was retried
-    assert.are.equal(3, count("imagine"))
+    assert.are.equal(3, sim:count("imagine"))
   end)
 
   it("parses the gateway relay error shape (task_status_not_success)", function()
@@ -132,7 +131,7 @@ describe("client submits #sim", function()
     assert.are.equal(400, err.status)
     assert.are.equal("20260312", err.request_id)
     assert.truthy(err.message:find("unknown_action", 1, true))
-    assert.are.equal(1, count("action"))
+    assert.are.equal(1, sim:count("action"))
   end)
 
   it("parses the generic envelope and the image error shape", function()
@@ -159,7 +158,7 @@ describe("client submits #sim", function()
     local id, err = c:imagine("a boat")
     assert.is_nil(id)
     assert.are.equal("rate_limited", err.kind)
-    assert.are.equal(3, count("imagine"))
+    assert.are.equal(3, sim:count("imagine"))
     assert.are.equal(2, #sleeps)
   end)
 

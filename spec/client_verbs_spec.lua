@@ -10,7 +10,6 @@ describe("client verbs #sim", function()
   local c
   local fast = { first_delay = 0, interval = 0.05 }
   setup(function() c = mj.new { api_key = sim.key, base_url = sim.url } end)
-  local function count(route) return sim:count(route) end
   local function w(extra)
     local o = { wait = true }
     for k, v in pairs(fast) do o[k] = v end
@@ -34,10 +33,10 @@ describe("client verbs #sim", function()
     local stale = assert(c:fetch(id)) -- not SUCCESS yet: no buttons
     assert.are_not.equal("SUCCESS", stale.status)
     assert(c:wait(id, fast))
-    local before = count("fetch")
+    local before = sim:count("fetch")
     local nid, err = c:action(stale, "U1")
     assert.is_string(nid, tostring(err))
-    assert.are.equal(before + 1, count("fetch"))
+    assert.are.equal(before + 1, sim:count("fetch"))
     -- by id too
     local nid2 = assert(c:action(id, "V1"))
     assert.is_string(nid2)
@@ -77,7 +76,7 @@ describe("client verbs #sim", function()
       local id, env = f()
       assert.is_string(id, i .. ": " .. tostring(env))
     end
-    assert.are.equal(#calls, count("action"))
+    assert.are.equal(#calls, sim:count("action"))
     local t = assert(c:zoom_out(up, 2, w()))
     assert.are.equal("SUCCESS", t.status)
   end)
@@ -86,8 +85,8 @@ describe("client verbs #sim", function()
     local t, err = c:vary_region(up, MASK, "a red sail", w())
     assert.is_table(t, tostring(err))
     assert.are.equal("SUCCESS", t.status)
-    assert.are.equal(1, count("action"))
-    assert.are.equal(1, count("modal"))
+    assert.are.equal(1, sim:count("action"))
+    assert.are.equal(1, sim:count("modal"))
   end)
 
   it("custom_zoom: action, MODAL, then the prompt", function()

@@ -6,7 +6,6 @@ local mj = require("midjourney")
 describe("client:wait #sim", function()
   local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
   local client = clients.factory(sim)
-  local function count(route) return sim:count(route) end
   local fast = { first_delay = 0, interval = 0.05 }
   local function with(extra)
     local o = {}
@@ -31,9 +30,9 @@ describe("client:wait #sim", function()
   it("a done Task returns at once without polling", function()
     local c = client()
     local t = assert(c:wait(assert(c:imagine("a boat")), fast))
-    local before = count("fetch")
+    local before = sim:count("fetch")
     assert.are.equal(t, assert(c:wait(t)))
-    assert.are.equal(before, count("fetch"))
+    assert.are.equal(before, sim:count("fetch"))
   end)
 
   it("FAILURE gives task_failed with the task and its reason", function()
@@ -79,7 +78,7 @@ describe("client:wait #sim", function()
     local t, err = c:wait(id, fast)
     assert.is_table(t, tostring(err))
     assert.are.equal("SUCCESS", t.status)
-    assert.truthy(count("fetch") >= 5, count("fetch")) -- the 502s did hit the wait
+    assert.truthy(sim:count("fetch") >= 5, sim:count("fetch")) -- the 502s did hit the wait
   end)
 
   it("ends with not_found after not_found_limit consecutive misses", function()
@@ -87,7 +86,7 @@ describe("client:wait #sim", function()
     local t, err = c:wait("9999999999999999", with { not_found_limit = 3 })
     assert.is_nil(t)
     assert.are.equal("not_found", err.kind)
-    assert.are.equal(3, count("fetch"))
+    assert.are.equal(3, sim:count("fetch"))
   end)
 
   it("a 401 ends the wait at once", function()
@@ -95,7 +94,7 @@ describe("client:wait #sim", function()
     local t, err = c:wait("1773314942177684", fast)
     assert.is_nil(t)
     assert.are.equal(401, err.status)
-    assert.are.equal(1, count("fetch"))
+    assert.are.equal(1, sim:count("fetch"))
   end)
 
   it("errors raised by on_progress propagate to the caller", function()
@@ -142,8 +141,8 @@ describe("client:wait #sim", function()
     end)
     for i = 1, 6 do assert.are.equal("SUCCESS", out[i].status) end
     -- one list request per round covers all six: far fewer requests than six fetch loops
-    assert.truthy(count("list") >= 1)
-    assert.are.equal(0, count("fetch"))
+    assert.truthy(sim:count("list") >= 1)
+    assert.are.equal(0, sim:count("fetch"))
   end)
 
   it("MODAL through an action: wait returns the MODAL task", function()
@@ -166,13 +165,13 @@ describe("client:wait #sim", function()
     local bad = assert(c:imagine("bad boat"))
     ids[#ids + 1] = bad
     ids[#ids + 1] = "9999999999999999"
-    local before = count("fetch")
+    local before = sim:count("fetch")
     local res, errs = c:wait_all(ids, with { not_found_limit = 2 })
     for i = 1, 4 do assert.are.equal("SUCCESS", res[ids[i]].status) end
     assert.are.equal("task_failed", errs[bad].kind)
     assert.are.equal("not_found", errs["9999999999999999"].kind)
-    assert.truthy(count("list") >= 1)
+    assert.truthy(sim:count("list") >= 1)
     -- only the id missing from the list answers was fetched
-    assert.truthy(count("fetch") - before <= 2)
+    assert.truthy(sim:count("fetch") - before <= 2)
   end)
 end)

@@ -23,7 +23,6 @@
 -- The key never appears in `tostring(client)`, errors or logs.
 -- @module midjourney.client
 local buttons = require "midjourney.buttons"
-local core = require "midjourney.core"
 local download = require "midjourney.download"
 local errors = require "midjourney.errors"
 local ids = require "midjourney.ids"
@@ -32,6 +31,7 @@ local logmod = require "midjourney.log"
 local options = require "midjourney.options"
 local responses = require "midjourney.responses"
 local retry = require "midjourney.retry"
+local scheduler = require "midjourney.scheduler"
 local task_mod = require "midjourney.task"
 local transport = require "midjourney.transport"
 local validate = require "midjourney.validate"
@@ -43,7 +43,7 @@ local M = {}
 M.VERSION = "0.2.0"
 M.USER_AGENT = "lua-midjourney/" .. M.VERSION
 
-local now = core.now
+local now = scheduler.now
 
 --- A client: `mj.new(opts)`. Its fields are read-only settings; its methods are below.
 -- @type Client
@@ -206,7 +206,7 @@ local function remember(self, kind, id)
   end
 end
 
---- When this client submitted task `id` (seconds on `core.now()`'s clock), or nil.
+--- When this client submitted task `id` (seconds on `scheduler.now()`'s clock), or nil.
 -- Neither blocks nor yields.
 -- @tparam string id
 -- @treturn number|nil

@@ -13,18 +13,17 @@
 -- every `interval` seconds, in batches of `batch` spread over half the interval, and
 -- at once for waiters that asked for an immediate poll.
 -- @module midjourney.poller
-local core = require "midjourney.core"
 local errors = require "midjourney.errors"
 local scheduler = require "midjourney.scheduler"
 
 local M = {}
 
-local now = core.now
+local now = scheduler.now
 
 --- Fetches one task, bounded by a wait's deadline. Blocks, or yields.
 -- @param client
 -- @tparam string id
--- @tparam number deadline absolute (`core.now()` clock)
+-- @tparam number deadline absolute (`scheduler.now()` clock)
 -- @return the Task, or nil and the error
 function M.fetch(client, id, deadline)
   local per = math.min(client.deadline, math.max(deadline - now(), 0.001))
@@ -35,7 +34,7 @@ end
 -- missing from the answer. Blocks, or yields.
 -- @param client
 -- @tparam table list ids (distinct strings)
--- @tparam number deadline absolute (`core.now()` clock)
+-- @tparam number deadline absolute (`scheduler.now()` clock)
 -- @treturn table `{ [id] = { task = Task } | { err = error } }`, one entry per id
 function M.batch(client, list, deadline)
   local out = {}
@@ -181,7 +180,7 @@ end
 --- Waits for the next snapshot of task `id` from this poller's rounds. Yields; must
 -- be called inside a coroutine of the poller's scheduler.
 -- @tparam string id
--- @tparam number deadline absolute (`core.now()` clock): the wait returns a `timeout`
+-- @tparam number deadline absolute (`scheduler.now()` clock): the wait returns a `timeout`
 --   error then, whatever the round is doing
 -- @tparam[opt] boolean immediate poll this id at once instead of at the next round
 -- @return the Task, or `nil, err` (transient, `not_found`, `timeout`, `cancelled`)

@@ -627,6 +627,14 @@ for _, name in ipairs({ "engine", "configure", "in_coroutine", "request", "sleep
   M[name] = function(...) return method(M.active(), ...) end
 end
 
+--- The active scheduler's clock: monotonic seconds (`core.now()` unless the scheduler
+-- was made with another core). Every deadline of the library is on this clock.
+-- Neither blocks nor yields.
+-- @treturn number
+function M.now()
+  return M.active().now()
+end
+
 --- The handle of the running scheduler coroutine (of the active scheduler), or nil.
 -- Neither blocks nor yields.
 function M.current()

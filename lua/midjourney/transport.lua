@@ -7,7 +7,6 @@
 -- between attempts, until the operation's deadline. Blocks in plain code and yields
 -- inside a scheduler coroutine (through `midjourney.scheduler`).
 -- @module midjourney.transport
-local core = require "midjourney.core"
 local errors = require "midjourney.errors"
 local responses = require "midjourney.responses"
 local retry = require "midjourney.retry"
@@ -15,7 +14,7 @@ local scheduler = require "midjourney.scheduler"
 
 local M = {}
 
-local now = core.now
+local now = scheduler.now
 
 --- Sleeps `s` seconds for a client (its `sleep` override when one was given, for
 -- specs). Blocks, or yields in a scheduler coroutine.

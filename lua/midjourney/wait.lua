@@ -9,7 +9,6 @@
 -- Blocks in plain code and yields inside a scheduler coroutine. Errors raised by
 -- `on_progress`/`on_stall` propagate to the caller of `wait`.
 -- @module midjourney.wait
-local core = require "midjourney.core"
 local errors = require "midjourney.errors"
 local options = require "midjourney.options"
 local poller = require "midjourney.poller"
@@ -19,7 +18,7 @@ local transport = require "midjourney.transport"
 
 local M = {}
 
-local now = core.now
+local now = scheduler.now
 
 --- The options of `client:wait` and `client:wait_all` (a schema of `midjourney.options`).
 M.options = options.schema("client:wait", {
@@ -55,7 +54,7 @@ end
 --- A new wait state for one id. Neither blocks nor yields.
 -- @param client
 -- @tparam string id
--- @tparam table o settings (see `settings`) plus `deadline` (absolute, `core.now()` clock)
+-- @tparam table o settings (see `settings`) plus `deadline` (absolute, `scheduler.now()` clock)
 -- @tparam[opt] Task first a snapshot the caller already has
 -- @treturn table state
 function M.new_state(client, id, o, first)
