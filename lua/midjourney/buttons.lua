@@ -2,7 +2,7 @@
 -- MODAL dialog, and the messages for a task that has no such button.
 --
 -- A customId is never built here: the families only *find* a button in the newest
--- `buttons` array of a task (api.md §4).
+-- `buttons` array of a task (CometAPI warns that customIds are not stable).
 --
 -- Nothing in this module blocks or yields.
 -- @module midjourney.buttons

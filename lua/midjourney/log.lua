@@ -12,9 +12,11 @@ local levels = { debug = 1, info = 2, warn = 3, error = 4 }
 
 --- Make a logger.
 -- Neither blocks nor yields.
--- @tparam[opt] table opts `{logger = fn, level = "debug"|"info"|...}`; without
---   them, `COMETAPI_LOG` decides (unset means off)
--- @treturn function|nil `log(level, fmt, ...)`, nil when logging is off
+-- @tparam[opt] table opts the client's options: `logger` (a function receiving
+--   `level, line, fields`), `log_level` (`"debug"`, `"info"`, `"warn"`, `"error"`);
+--   without a level, `COMETAPI_LOG` decides (unset means off unless a logger is given)
+-- @treturn function|nil `log(level, fields)` (fields: `event`, `method`, `path`,
+--   `status`, `attempt`, `time`, `request_id`, `error`), nil when logging is off
 -- @raise when `opts.logger` is not a function
 function M.new(opts)
   opts = opts or {}

@@ -2,9 +2,10 @@
 -- transfer into a value, or into an error object whose `retryable` field says what
 -- the retry policy will do with it.
 --
--- The body's shape is scanned in C (`core.classify`, api.md §3.4); what a shape means
--- for the caller (error kind, not found, maybe accepted) is decided here; whether it
--- is worth another try is decided by `midjourney.retry`.
+-- The body's shape (submit envelope, gateway relay error, OpenAI-style error, ...) is
+-- scanned in C (`core.classify`); what a shape means for the caller (error kind, not
+-- found, maybe accepted) is decided here; whether it is worth another try is decided
+-- by `midjourney.retry`.
 --
 -- Nothing in this module blocks or yields.
 -- @module midjourney.responses

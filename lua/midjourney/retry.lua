@@ -45,7 +45,7 @@ function M.transient_status(status)
   return status == 408 or status == 409 or status == 425 or status == 429 or (status >= 500 and status <= 599)
 end
 
---- Submit body codes (api.md §3.3): `accepted` codes created a task; `retryable`
+--- Submit body codes (the SubmitResult `code`): `accepted` codes created a task; `retryable`
 -- codes created nothing and a later submit may succeed. Codes not listed are
 -- neither (an unknown code is never retried).
 M.submit_codes = {
