@@ -63,6 +63,7 @@ build = {
       ["midjourney.cli"] = "lua/midjourney/cli/init.lua",
       ["midjourney.cli.render"] = "lua/midjourney/cli/render.lua",
       ["midjourney.client"] = "lua/midjourney/client.lua",
+      ["midjourney.customid"] = "lua/midjourney/customid.lua",
       ["midjourney.download"] = "lua/midjourney/download.lua",
       ["midjourney.drivers.love"] = "lua/midjourney/drivers/love.lua",
       ["midjourney.drivers.nvim"] = "lua/midjourney/drivers/nvim.lua",

@@ -6,6 +6,7 @@
 --
 -- Nothing in this module blocks or yields.
 -- @module midjourney.buttons
+local customid = require "midjourney.customid"
 local errors = require "midjourney.errors"
 
 local M = {}
@@ -28,18 +29,7 @@ function M.names(t)
   return out
 end
 
-local function segments(cid)
-  local out = {}
-  for part in (cid .. "::"):gmatch("(.-)::") do out[#out + 1] = part end
-  return out
-end
-
-local function has_part(cid, pattern)
-  for _, part in ipairs(segments(cid)) do
-    if part:match(pattern) then return true end
-  end
-  return false
-end
+local has_part = customid.has_part
 
 --- Families the verbs press (arguments of `task:button`, or predicates on a customId).
 -- @table families

@@ -12,6 +12,7 @@
 -- Methods never block and never yield.
 -- @module midjourney.task
 local core = require "midjourney.core"
+local customid = require "midjourney.customid"
 local ids = require "midjourney.ids"
 local json = require "midjourney.json"
 
@@ -160,23 +161,7 @@ local function strip_vs(s)
   return (s:gsub("\239\184\143", "")) -- U+FE0F variation selector
 end
 
-local function segments(cid)
-  local out = {}
-  for part in (cid .. "::"):gmatch("(.-)::") do out[#out + 1] = part end
-  return out
-end
-
-local function family_match(cid, fam)
-  local segs, want = segments(cid), segments(fam)
-  for i = 1, #segs - #want + 1 do
-    local ok = true
-    for j = 1, #want do
-      if segs[i + j - 1] ~= want[j] then ok = false; break end
-    end
-    if ok then return true end
-  end
-  return false
-end
+local family_match = customid.family_match
 
 --- Find a button. `spec` is a label (`"U1"`, `"Vary (Strong)"`, case-insensitive),
 -- an emoji (`"🔄"`), an exact customId, a customId family (`"upsample::2"`,
