@@ -68,13 +68,22 @@ static int push_scalar(lua_State *L, const char *s, const mjs_value *v) {
 }
 
 /* Walk an entered object; scalar members go into the table on top. 1 ok, 0 error. */
+/* A member named "id" (a task id) holding a number keeps the number's exact text: an id is
+ * what the server sent, the same on every interpreter ("-0", "1e3" and 17 digits alike). */
+static int is_id_key(const char *s, const mjs_value *key) {
+  return key->len == 2 && !(key->flags & MJS_STR_ESC) && s[key->off] == 'i' && s[key->off + 1] == 'd';
+}
+
 static int fill_fields(lua_State *L, mjs_parser *p, mjs_iter *it) {
   mjs_member m;
   int r;
   while ((r = mjs_next(p, it, &m, 0)) == 1) {
     if (m.value.type == MJS_OBJECT || m.value.type == MJS_ARRAY || m.value.type == MJS_NULL) continue;
     push_json_string(L, p->s, &m.key);
-    push_scalar(L, p->s, &m.value);
+    if (m.value.type == MJS_NUMBER && is_id_key(p->s, &m.key))
+      lua_pushlstring(L, p->s + m.value.off, m.value.len);
+    else
+      push_scalar(L, p->s, &m.value);
     lua_rawset(L, -3);
   }
   return r == 0;
