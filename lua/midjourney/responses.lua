@@ -73,8 +73,11 @@ function M.error(rec, info, what)
     e = errors.new { kind = (status >= 300 or status < 200) and "http" or "decode", status = status,
       request_id = rid, retry_after = ra, message = "empty response body" .. from(what) }
   else
-    local msg = (is_html(rec) and "HTML page instead of JSON" or "response is not the expected JSON")
-      .. from(what) .. ": " .. errors.snippet(rec.body)
+    local why
+    if is_html(rec) then why = "HTML page instead of JSON"
+    elseif info.error then why = "response is not valid JSON (" .. info.error:gsub("^invalid JSON: ", "") .. ")"
+    else why = "response is not the expected JSON" end
+    local msg = why .. from(what) .. ": " .. errors.snippet(rec.body)
     local kind = (status >= 300 or status < 200) and "http" or "decode"
     e = errors.new { kind = kind, status = status, request_id = rid, message = msg, retry_after = ra }
   end

@@ -144,6 +144,22 @@ end
 
 -- ---------------------------------------------------------------- main
 
+-- A stream whose every write goes through the redaction of `midjourney.errors`: nothing
+-- mj prints can show the API key, whatever the server sent (a task's failReason, a
+-- prompt echoed in --json output, a progress line).
+local function redacting(stream)
+  local w = {}
+  function w.write(_, ...)
+    local parts = { ... }
+    for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
+    local ok, err = stream:write(mj.errors.redact(table.concat(parts)))
+    if not ok then return nil, err end
+    return w
+  end
+  function w.flush() return stream:flush() end
+  return w
+end
+
 local function run(argv, io_out, io_err)
   local parsed, why, cmd = args.parse(argv)
   if not parsed then
@@ -203,7 +219,7 @@ function M.main(argv, streams)
   streams = streams or {}
   local list = {}
   for i = 1, #(argv or {}) do list[i] = tostring(argv[i]) end
-  local io_out, io_err = streams.out or io.stdout, streams.err or io.stderr
+  local io_out, io_err = redacting(streams.out or io.stdout), redacting(streams.err or io.stderr)
   local ok, code = pcall(run, list, io_out, io_err)
   if not ok then
     if is_interrupt(code) then
