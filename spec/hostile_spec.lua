@@ -117,7 +117,8 @@ describe("hostile server #sim", function()
     f:close()
     local out, err = {}, {}
     local function sink(buf)
-      return { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end return self end,
+      local function write(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end return self end
+      return { write = write,
         flush = function() return true end }
     end
     local code = require("midjourney.cli").main({ "wait", id, "--api-key-file", keyfile, "--base-url", sim.url,
