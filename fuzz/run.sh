@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 secs=${1:-${MJ_FUZZ_SECONDS:-20}}
 [ $# -gt 0 ] && shift
-targets=${*:-"json quote retry_after progress classify"}
+targets=${*:-"json quote retry_after progress classify decode"}
 CC=${FUZZ_CC:-clang}
 out=fuzz/out
 mkdir -p "$out"
@@ -18,7 +18,12 @@ status=0
 for t in $targets; do
   src=fuzz/fuzz_$t.c
   [ -f "$src" ] || { echo "fuzz: no target $t" >&2; exit 2; }
-  if ! $CC $flags -Wall -Wextra -o "$out/fuzz_$t" "$src" src/scan.c; then
+  extra=""
+  # decode: the C scanner against the Lua decode path (embeds Lua 5.4, the core and lua-cjson)
+  [ "$t" = decode ] && extra="-DMJ_ROOT=\"$root\" src/core.c src/engine.c src/scan_lua.c
+    $(pkg-config --cflags --libs lua5.4 libcurl)"
+  # shellcheck disable=SC2086
+  if ! $CC $flags -Wall -Wextra -o "$out/fuzz_$t" "$src" src/scan.c $extra; then
     echo "fuzz: cannot build $t (is libclang-rt-14-dev installed?)" >&2
     exit 2
   fi
@@ -28,11 +33,13 @@ for t in $targets; do
   art=$out/artifacts/$t/
   mkdir -p "$work" "$art"
   dict=""
-  case $t in json|quote|classify) dict="-dict=fuzz/json.dict" ;; esac
+  corpus_of=$t
+  [ "$t" = decode ] && corpus_of=json # the same bodies the scanner's own target starts from
+  case $t in json|quote|classify|decode) dict="-dict=fuzz/json.dict" ;; esac
   echo "== fuzz $t for ${secs}s"
   # new inputs go to the work corpus; the committed seeds stay read-only
   if "$out/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-       -print_final_stats=1 -artifact_prefix="$art" $dict "$work" "fuzz/corpus/$t" \
+       -print_final_stats=1 -artifact_prefix="$art" $dict "$work" "fuzz/corpus/${corpus_of:-$t}" \
        >"$out/$t.log" 2>&1; then
     grep -E "^stat::number_of_executed_runs|^Done" "$out/$t.log" | tr '\n' ' '; echo
   else
