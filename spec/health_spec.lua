@@ -58,6 +58,13 @@ describe("checkhealth midjourney #once", function()
     assert.is_nil(text:find("ERROR", 1, true), text)
   end)
 
+  it("reports which JSON module the library uses: vim.json when no cjson is on the cpath", function()
+    local text = checkhealth({ COMETAPI_BASE_URL = sim.url, LUA_CPATH = "/nonexistent/?.so" })
+    assert.matches("OK:? JSON: lua%-cjson through Neovim's vim%.json", text)
+    text = checkhealth({ COMETAPI_BASE_URL = sim.url })
+    assert.matches("OK:? JSON: lua%-cjson through the cjson module", text)
+  end)
+
   it("warns when the key is missing and the base URL does not answer", function()
     local text = checkhealth({ COMETAPI_BASE_URL = "http://user:pw@127.0.0.1:9/x?token=t" })
     assert.matches("COMETAPI_KEY is not set", text)

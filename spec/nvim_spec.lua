@@ -108,6 +108,18 @@ describe("#once Neovim driver (headless nvim)", function()
     assert.is_true((st.routes.fetch or 0) + (st.routes.list or 0) >= 1)
   end)
 
+  it("with no cjson on the cpath, the library uses Neovim's vim.json and a job runs to SUCCESS", function()
+    local res = nvim("spec/hosts/nvim_vimjson_job.lua", {
+      MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua",
+    }, dir)
+    assert.is_nil(res.error)
+    assert.is_false(res.cjson_loadable)
+    assert.equal("vim.json", res.backend)
+    assert.equal("SUCCESS", res.grid_status)
+    assert.equal("SUCCESS", res.up_status)
+    assert.equal(9, res.buttons)
+  end)
+
   it(":MjCancel cancels a running job and the plugin reports it", function()
     local res = nvim("spec/hosts/nvim_plugin_job.lua", {
       MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua", MJ_DIR = dir,

@@ -57,12 +57,13 @@ local function check_modules(r)
     })
   end
 
-  local ok_json, json_err = pcall(require, "cjson")
+  local ok_json, json = pcall(require, "midjourney.json")
   if ok_json then
-    r.ok("lua-cjson loaded")
-  else
-    r.warn("lua-cjson does not load in this Neovim: " .. first_line(json_err),
-      { "Install it for LuaJIT (Debian: apt-get install lua-cjson; LuaRocks: --lua-version=5.1 lua-cjson)" })
+    r.ok("JSON: lua-cjson through " .. (json.backend == "vim.json" and "Neovim's vim.json (no separate cjson "
+      .. "module on the cpath; the same library)" or "the cjson module"))
+  elseif ok_core then
+    r.error("JSON: neither the cjson module nor vim.json loads: " .. first_line(json),
+      { "Install lua-cjson for LuaJIT (Debian: apt-get install lua-cjson; LuaRocks: --lua-version=5.1 lua-cjson)" })
   end
 
   local ok_mj, mj = pcall(require, "midjourney")

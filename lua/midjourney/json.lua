@@ -14,13 +14,32 @@
 -- infinities, cycles, sparse arrays, mixed keys and non-string object keys
 -- raise.
 --
+-- The decoder is lua-cjson: the `cjson` module, or inside Neovim, when no separate
+-- `cjson` is on the cpath, Neovim's bundled copy of it (`vim.json`, the same library).
+-- `json.backend` says which (`"cjson"` or `"vim.json"`).
+--
 -- Nothing in this module blocks or yields.
 -- @module midjourney.json
-local cjson = require("cjson")
+local core = require "midjourney.core"
 
 local M = {}
 
-local core = require "midjourney.core"
+local function load_cjson()
+  local ok, mod = pcall(require, "cjson")
+  if ok and type(mod) == "table" and mod.new then return mod, "cjson" end
+  local vim = rawget(_G, "vim")
+  if type(vim) == "table" and type(vim.json) == "table" and type(vim.json.new) == "function" then
+    return vim.json, "vim.json"
+  end
+  error("midjourney: lua-cjson is required: install it (Debian: apt-get install lua-cjson; "
+    .. "LuaRocks: luarocks install lua-cjson), or run inside Neovim, whose vim.json is lua-cjson"
+    .. (ok and "" or (" (" .. tostring(mod):gsub("\n.*", "") .. ")")), 0)
+end
+
+local cjson, backend = load_cjson()
+
+--- Which lua-cjson the library uses: `"cjson"` (the module) or `"vim.json"` (Neovim's).
+M.backend = backend
 
 local cj = cjson.new()
 cj.decode_max_depth(64)
