@@ -4,7 +4,7 @@
 --     -- realistic like the shipped binary (the gateway syncs every 15 s, scaled by speed);
 --     -- `instant = true` for the immediately consistent mode
 --     -- sim.url, sim.key, sim:stats(), sim:count(route), sim:faults{...}, sim:reset(),
---     -- sim:task(id, patch), sim:request(method, path, body, headers), sim:stop()
+--     -- sim:task(id, patch), sim:sync(), sim:request(method, path, body, headers), sim:stop()
 --
 -- Inside a `describe`, `for_block(opts)` does the setup/teardown/before_each for you.
 --
@@ -210,6 +210,11 @@ end
 --- Clear stats and faults. Blocks.
 function Sim:reset()
   return control(self, "POST", "/_sim/reset", "{}")
+end
+
+--- Make the simulated gateway sync every task now (`POST /_sim/sync`). Blocks.
+function Sim:sync()
+  return control(self, "POST", "/_sim/sync", "{}")
 end
 
 --- Merge fields into a task's fetch output. Blocks.

@@ -6,7 +6,7 @@
 --     sim:run()          -- or call sim:step(0.05) from your own loop
 --
 -- Routes and behaviour follow the gateway (see `mj-simulator --help`); a control API lives
--- under `/_sim/` (stats, reset, faults, task patches, shutdown).
+-- under `/_sim/` (stats, reset, faults, task patches, a forced gateway sync, shutdown).
 --
 -- Realistic by default: what fetch and list show is the gateway's copy of each task, synced
 -- from upstream every `sync` gateway seconds (15, divided by `speed` like every duration),
@@ -196,6 +196,9 @@ function Sim:control(req)
     end
     local ok, perr = self:patch_task(id, v)
     if not ok then return json_response(404, { error = perr }) end
+    return json_response(200, { ok = true })
+  elseif p == "/_sim/sync" and m == "POST" then
+    self.store:force_sync()
     return json_response(200, { ok = true })
   elseif p == "/_sim/shutdown" and m == "POST" then
     self.stopping = true

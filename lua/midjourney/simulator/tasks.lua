@@ -199,6 +199,7 @@ function M.new(opts)
     last_ms = 0,
     stats_since = opts.clock(),
     epoch = opts.clock(),
+    forced = {},
   }, Store)
   s.instance_id = s.rng:hex(16)
   return s
@@ -560,6 +561,26 @@ local function sync_anchor(self, t)
   return self.epoch
 end
 
+-- index of the last forced sync at or before x (0 when none)
+local function forced_before(self, x)
+  local f = self.forced
+  local lo, hi = 0, #f
+  while lo < hi do
+    local mid = floor((lo + hi + 1) / 2)
+    if f[mid] <= x then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
+--- Add a sync point now, for every task (`POST /_sim/sync`): the gateway copies the
+-- upstream state at once, besides its regular period. Does not block.
+function Store:force_sync()
+  local now = self.clock()
+  local f = self.forced
+  if f[#f] and f[#f] >= now then now = f[#f] + 1e-6 end
+  f[#f + 1] = now
+end
+
 --- The last sync point at or before `now` that came after the task was created. Does not block.
 -- @param t task
 -- @param now seconds
@@ -568,20 +589,25 @@ function Store:last_sync(t, now)
   local per, a = self:period(), sync_anchor(self, t)
   local s = a + floor((now - a) / per) * per
   if s > now then s = s - per end
+  local i = forced_before(self, now)
+  if i > 0 and self.forced[i] > s then s = self.forced[i] end
   if s <= t.created then return nil end
   return s
 end
 
---- The first sync point at or after `x` that came after the task was created. Does not block.
+--- The first sync point at or after `x` that comes after the task was created. Does not block.
 -- @param t task
 -- @param x seconds
 -- @return seconds
 function Store:next_sync(t, x)
   local per, a = self:period(), sync_anchor(self, t)
-  if x < t.created then x = t.created end
+  if x <= t.created then x = t.created + 1e-9 end
   local s = a + math.ceil((x - a) / per) * per
   if s < x then s = s + per end
-  if s <= t.created then s = s + per end
+  local f = self.forced
+  local i = forced_before(self, x)
+  if f[i] == x then i = i - 1 end
+  if f[i + 1] and f[i + 1] < s then s = f[i + 1] end
   return s
 end
 
@@ -610,8 +636,8 @@ end
 
 --- Every gateway row of a task, as list-by-condition shows them (api.md §4.3): the task's
 -- row, and after `/submit/modal` (not in instant mode) a second row with action "MODAL"
--- that shows the placeholder until the next sync and then advances; it is listed until one
--- sync period after the final state was synced. Does not block.
+-- that shows the placeholder until the next sync and then advances; it is listed until the
+-- sync after the one that showed the final state. Does not block.
 -- @param t task
 -- @param now seconds (default the clock)
 -- @return list of tables for json.encode
@@ -619,10 +645,9 @@ function Store:rows(t, now)
   now = now or self.clock()
   local first = self:public(t, now)
   if self.instant or not t.modal_at or now < t.modal_at then return { first } end
-  local final_seen = self:next_sync(t, self:end_time(t))
-  if now >= final_seen + self:period() then return { first } end
-  local row = { action = "MODAL", description = M.MODAL_DESCRIPTION }
   local s = self:last_sync(t, now)
+  if s and s > self:next_sync(t, self:end_time(t)) then return { first } end
+  local row = { action = "MODAL", description = M.MODAL_DESCRIPTION }
   local second
   if not s or s <= t.modal_at then
     second = self:dto(t, now, { status = "" }, row)
