@@ -1059,6 +1059,7 @@ describe("mj-simulator as the gateway (realistic by default)", function()
       assert.are.equal("MODAL", rows[2].action)
       assert_placeholder(rows[2])
       assert.are.equal(grid.prompt, rows[2].prompt)
+      assert.is_true(rows[2].submitTime >= rows[1].submitTime) -- inserted by the modal submit
       -- the job runs; the next sync shows the final state on both rows
       wait_upstream(gw, id)
       assert.are.equal("MODAL", fetch(gw, id).status)

@@ -650,6 +650,7 @@ function Store:rows(t, now)
   local row = { action = "MODAL", description = M.MODAL_DESCRIPTION }
   local second
   if not s or s <= t.modal_at then
+    row.submitTime = floor(t.modal_at * 1000) -- the gateway's own insert time, until upstream's replaces it
     second = self:dto(t, now, { status = "" }, row)
   else
     second = self:dto(t, s, self:phase(t, s), row)
