@@ -747,7 +747,8 @@ describe("mj-simulator command line", function()
     local lua = os.getenv("MJ_TEST_LUA") or "lua5.4"
     local out = run("env -u LUA_PATH " .. lua .. " bin/mj-simulator --help")
     for _, opt in ipairs({ "--port", "--host", "--speed", "--seed", "--key", "--fault", "--log", "--watch-pid",
-      "--help", "--version" }) do
+      "--help", "--version", "--sync", "--instant", "--remix-mode", "--image-urls", "--banned-words",
+      "/_sim/sync" }) do
       assert.truthy(out:find(opt, 1, true), opt)
     end
     for _, k in ipairs(require("midjourney.simulator.faults").KINDS) do
@@ -756,6 +757,24 @@ describe("mj-simulator command line", function()
     assert.truthy(out:find("banned", 1, true))
     out = run(lua .. " bin/mj-simulator --bogus")
     assert.truthy(out:find("unknown option --bogus", 1, true))
+    for _, bad in ipairs({ "0", "-5", "soon" }) do
+      out = run("LUA_PATH='lua/?.lua;lua/?/init.lua;;' " .. lua .. " bin/mj-simulator --port 0 --sync " .. bad)
+      assert.truthy(out:find("--sync needs a number of seconds > 0", 1, true), out)
+    end
+  end)
+
+  it("checks the new options from Lua too", function()
+    local simulator = require("midjourney.simulator")
+    for _, bad in ipairs({ { sync = 0 }, { sync = "x" }, { banned_words = "teapot" }, { banned_words = { 1 } } }) do
+      local s, err = simulator.new(bad)
+      assert.is_nil(s)
+      assert.is_string(err)
+    end
+    local s = assert(simulator.new({ port = 0, instant = true, sync = 30, remix_mode = true, image_urls = true,
+      banned_words = {} }))
+    local st = s:stats()
+    s:close()
+    assert.are.same({ "instant", 30, true, true }, { st.mode, st.sync, st.remix_mode, st.image_urls })
   end)
 
   it("takes --fault as JSON or as key=value pairs", function()
@@ -836,14 +855,24 @@ describe("mj-simulator timing modes", function()
     assert(ok, err)
   end)
 
-  it("repeats ids, hashes and timings with the same seed", function()
+  it("repeats ids, hashes, timings and the synced snapshots with the same seed", function()
+    -- speed 100, sync 20 gateway seconds: the gateway syncs every 0.2 s; a job takes 0.3-0.6 s
     local runs = {}
     for i = 1, 2 do
-      local s = helper.start({ speed = 1000, seed = 42, key = KEY })
+      local s = helper.start({ speed = 100, seed = 42, key = KEY, sync = 20 })
       local ok, err = pcall(function()
         local env = submit(s, "imagine", { prompt = "same" })
-        local t = wait_status(s, env.result, "SUCCESS")
-        runs[i] = { id = env.result, hash = t.buttons[1].customId, dur = t.finishTime - t.submitTime }
+        local steps, t = {}
+        local deadline = socket.gettime() + 10
+        repeat
+          t = assert(fetch(s, env.result))
+          local key = t.status .. " " .. t.progress
+          if steps[#steps] ~= key then steps[#steps + 1] = key end
+          socket.sleep(0.005)
+        until t.status == "SUCCESS" or socket.gettime() > deadline
+        assert.are.equal("SUCCESS", t.status)
+        runs[i] = { id = env.result, hash = t.buttons[1].customId, dur = t.finishTime - t.submitTime,
+          steps = table.concat(steps, " | ") }
       end)
       s:stop()
       assert(ok, err)
@@ -851,5 +880,490 @@ describe("mj-simulator timing modes", function()
     assert.are.equal(runs[1].id, runs[2].id)
     assert.are.equal(runs[1].hash, runs[2].hash)
     assert.is_true(math.abs(runs[1].dur - runs[2].dur) <= 2)
+    assert.are.equal(runs[1].steps, runs[2].steps)
+  end)
+end)
+
+-- the gateway's realism (api.md §2.1, §3.3, §4.3, §4.4, §6) -----------------------------
+
+-- upstream SUCCESS, seen through image-seed (which the upstream answers, not the gateway's copy)
+local function wait_upstream(sim, id, timeout)
+  local deadline = socket.gettime() + (timeout or 10)
+  repeat
+    local r = call(sim, "GET", "/mj/task/" .. id .. "/image-seed")
+    if r.status == 200 and decode(r).code == 1 then return end
+    socket.sleep(0.01)
+  until socket.gettime() > deadline
+  error("task " .. id .. " did not finish upstream")
+end
+
+-- wait for upstream SUCCESS, let the gateway sync, and return what fetch shows then
+local function synced(sim, id)
+  wait_upstream(sim, id)
+  sim:sync()
+  local t = assert(fetch(sim, id))
+  assert.are.equal("SUCCESS", t.status)
+  return t
+end
+
+local function list(sim, ids)
+  local r = call(sim, "POST", "/mj/task/list-by-condition", { ids = ids })
+  assert.are.equal(200, r.status)
+  return decode(r)
+end
+
+local PLACEHOLDER = { status = "", progress = "0%", buttons = json.null, properties = json.null }
+
+local function assert_placeholder(t)
+  for k, v in pairs(PLACEHOLDER) do assert.are.equal(v, t[k], k) end
+  assert.are.equal("", t.promptEn)
+  assert.are.equal(0, t.startTime)
+end
+
+describe("mj-simulator as the gateway (realistic by default)", function()
+  local gw, opt -- gw syncs only when told (POST /_sim/sync); opt has every option on
+  local img = "data:image/png;base64,iVBORw0KGgo="
+
+  setup(function()
+    gw = helper.start({ speed = 500, key = KEY, sync = 1000000 })
+    opt = helper.start({ speed = 500, key = KEY, sync = 1000000, remix_mode = true, image_urls = true,
+      banned_words = { "teapot", "red fox" } })
+  end)
+
+  teardown(function()
+    if gw then gw:stop() end
+    if opt then opt:stop() end
+  end)
+
+  before_each(function()
+    gw:reset()
+    opt:reset()
+  end)
+
+  describe("sync lag", function()
+    it("is the default of the binary and of the spec helper", function()
+      local st = gw:stats()
+      assert.are.equal("realistic", st.mode)
+      assert.are.equal(1000000, st.sync)
+      assert.are.equal(false, st.remix_mode)
+      local plain = helper.start({ speed = 200, key = KEY })
+      local inst = helper.start({ speed = 200, key = KEY, instant = true })
+      local ok, err = pcall(function()
+        st = plain:stats()
+        assert.are.equal("realistic", st.mode)
+        assert.are.equal(15, st.sync)
+        assert.are.equal("instant", inst:stats().mode)
+      end)
+      plain:stop()
+      inst:stop()
+      assert(ok, err)
+    end)
+
+    it("shows the placeholder until the first sync, even once the job finished upstream", function()
+      local env = submit(gw, "imagine", { prompt = "lagging boat", state = "s-1" })
+      assert.are.equal(1, env.code)
+      local id = env.result
+      assert_placeholder(assert(fetch(gw, id)))
+      wait_upstream(gw, id)
+      local t = assert(fetch(gw, id))
+      assert_placeholder(t)
+      assert.are.equal("", t.state) -- the state is echoed only after a sync
+      assert_placeholder(list(gw, { id })[1])
+      assert.are.equal(500, call(gw, "GET", "/mj/image/" .. id, nil, {}).status)
+      -- the gateway checks its own copy before an action
+      local r = call(gw, "POST", "/mj/submit/action", { taskId = id, customId = "MJ::JOB::upsample::1::x" })
+      assert.are.equal(400, r.status)
+      assert.are.equal("task_status_not_success ", decode(r).description)
+      gw:sync()
+      t = assert(fetch(gw, id))
+      assert.are.equal("SUCCESS", t.status)
+      assert.are.equal("100%", t.progress)
+      assert.are.equal("s-1", t.state)
+      assert.are.equal(9, #t.buttons)
+      assert.are.equal("SUCCESS", list(gw, { id })[1].status)
+      assert.are.equal(200, call(gw, "GET", "/mj/image/" .. id, nil, {}).status)
+      assert.are.equal(1, submit(gw, "action", { taskId = id, customId = find_button(t, "upsample::1::") }).code)
+    end)
+
+    it("freezes what fetch shows between two syncs", function()
+      local id = submit(gw, "imagine", { prompt = "frozen" }).result
+      gw:sync() -- the upstream has barely started: NOT_START or SUBMITTED
+      local first = call(gw, "GET", "/mj/task/" .. id .. "/fetch").body
+      local t = json.decode(first)
+      assert.truthy(t.status == "NOT_START" or t.status == "SUBMITTED", t.status)
+      wait_upstream(gw, id)
+      assert.are.equal(first, call(gw, "GET", "/mj/task/" .. id .. "/fetch").body)
+      gw:sync()
+      assert.are.equal("SUCCESS", fetch(gw, id).status)
+    end)
+
+    it("moves in steps at its period: each change of what fetch shows is one sync apart", function()
+      -- speed 100, sync 20 gateway seconds: a sync every 0.2 s, a job of 0.3-0.6 s
+      local s = helper.start({ speed = 100, key = KEY, sync = 20 })
+      local ok, err = pcall(function()
+        local id = submit(s, "imagine", { prompt = "steps" }).result
+        local seen = {} -- distinct snapshots: {key=, first_recv=, last_send=}
+        local rank = { [""] = 0, NOT_START = 1, SUBMITTED = 2, IN_PROGRESS = 3, SUCCESS = 4 }
+        local deadline = socket.gettime() + 10
+        repeat
+          local sent = socket.gettime()
+          local t = assert(fetch(s, id))
+          local recv = socket.gettime()
+          local key = t.status .. " " .. t.progress
+          local last = seen[#seen]
+          if not last or last.key ~= key then
+            if last then assert.is_true(rank[t.status] >= last.rank, "went backwards: " .. key) end
+            seen[#seen + 1] = { key = key, rank = rank[t.status], first_recv = recv, last_send = sent }
+          else
+            last.last_send = sent
+          end
+          socket.sleep(0.005)
+        until t.status == "SUCCESS" or socket.gettime() > deadline
+        assert.are.equal("SUCCESS", seen[#seen].key:match("^%S+"))
+        assert.is_true(#seen >= 3, "too few steps: " .. #seen)
+        -- change i happens at a sync in (last_send of snapshot i-1, first_recv of snapshot i];
+        -- two changes are a period (0.2 s) apart at least
+        for i = 3, #seen do
+          local span = seen[i].first_recv - seen[i - 2].last_send
+          assert.is_true(span > 0.2, string.format("changes %d and %d less than a sync apart (%.3f s)", i - 1, i, span))
+        end
+      end)
+      s:stop()
+      assert(ok, err)
+    end)
+
+    it("keeps the old MODAL row for fetch until the next sync, and lists both rows for a while", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "two rows" }).result)
+      local up = synced(gw, submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "upsample::1::") })
+        .result)
+      local env = submit(gw, "action", { taskId = up.id, customId = find_button(up, "^MJ::Inpaint") })
+      assert.are.equal(21, env.code)
+      local id = env.result
+      assert_placeholder(assert(fetch(gw, id)))
+      gw:sync()
+      local m = assert(fetch(gw, id))
+      assert.are.equal("MODAL", m.status)
+      assert.are.equal("INPAINT", m.action)
+      assert.are.equal(1, #list(gw, { id }))
+      assert.are.equal(1, submit(gw, "modal", { taskId = id, prompt = "a lighthouse",
+        maskBase64 = "data:image/png;base64,iVBORw0KGgo=" }).code)
+      -- before the next sync: fetch shows the old row, list both rows
+      m = assert(fetch(gw, id))
+      assert.are.equal("MODAL", m.status)
+      assert.are.equal("INPAINT", m.action)
+      local rows = list(gw, { id, grid.id })
+      assert.are.equal(3, #rows)
+      assert.are.same({ id, id, grid.id }, { rows[1].id, rows[2].id, rows[3].id })
+      assert.are.equal("MODAL", rows[1].status)
+      assert.are.equal("INPAINT", rows[1].action)
+      assert.are.equal("MODAL", rows[2].action)
+      assert_placeholder(rows[2])
+      assert.are.equal(grid.prompt, rows[2].prompt)
+      assert.is_true(rows[2].submitTime >= rows[1].submitTime) -- inserted by the modal submit
+      -- the job runs; the next sync shows the final state on both rows
+      wait_upstream(gw, id)
+      assert.are.equal("MODAL", fetch(gw, id).status)
+      gw:sync()
+      local done = assert(fetch(gw, id))
+      assert.are.equal("SUCCESS", done.status)
+      assert.are.equal("INPAINT", done.action)
+      assert.are.equal(9, #done.buttons)
+      rows = list(gw, { id })
+      assert.are.equal(2, #rows)
+      assert.are.same({ "INPAINT", "MODAL" }, { rows[1].action, rows[2].action })
+      assert.are.same({ "SUCCESS", "SUCCESS" }, { rows[1].status, rows[2].status })
+      assert.are.equal("a lighthouse", rows[2].promptEn)
+      -- and one sync later the second row is gone
+      gw:sync()
+      rows = list(gw, { id })
+      assert.are.equal(1, #rows)
+      assert.are.equal("INPAINT", rows[1].action)
+    end)
+
+    it("shows the second row advancing while the job runs", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "advancing" }).result)
+      local env = submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "variation::1::"),
+        enableRemix = true })
+      local id = env.result
+      gw:sync()
+      assert.are.equal(1, submit(gw, "modal", { taskId = id, prompt = "a remixed boat" }).code)
+      gw:sync() -- right after the modal: the job has barely started
+      local rows = list(gw, { id })
+      assert.are.equal(2, #rows)
+      assert.are_not.equal("MODAL", rows[1].status)
+      assert.are_not.equal("", rows[2].status)
+      assert.are.equal(rows[1].status, rows[2].status)
+      assert.are.equal("MODAL", rows[2].action)
+      assert.are.equal("VARIATION", rows[1].action)
+    end)
+  end)
+
+  describe("Remix", function()
+    it("sends variation, Vary (Subtle/Strong), pan and reroll with enableRemix through MODAL, code 1", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "remix all --v 6.1" }).result)
+      local up = synced(gw, submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "upsample::2::") })
+        .result)
+      local cases = {
+        { grid, "variation::4::", "VARIATION" }, { grid, "^MJ::JOB::reroll::", "REROLL" },
+        { up, "low_variation", "LOW_VARIATION" }, { up, "high_variation", "HIGH_VARIATION" },
+        { up, "pan_left", "PAN" }, { up, "pan_down", "PAN" },
+      }
+      local ids = {}
+      for i, c in ipairs(cases) do
+        local env = submit(gw, "action", { taskId = c[1].id, customId = find_button(c[1], c[2]), enableRemix = true })
+        assert.are.equal(1, env.code, c[3]) -- the gateway rewrites 21 to 1 for a Remix pop-up
+        assert.are.equal(true, env.properties.remix)
+        ids[i] = env.result
+      end
+      gw:sync()
+      for i, c in ipairs(cases) do
+        local t = assert(fetch(gw, ids[i]))
+        assert.are.equal("MODAL", t.status, c[3])
+        assert.are.equal(c[3], t.action)
+        -- a Remix pop-up needs the new prompt
+        assert.are.equal(4, submit(gw, "modal", { taskId = ids[i] }).code)
+        assert.are.equal(4, submit(gw, "modal", { taskId = ids[i], prompt = "   " }).code)
+        local ok = submit(gw, "modal", { taskId = ids[i], prompt = "remixed " .. i })
+        assert.are.equal(1, ok.code)
+        assert.are.equal(ids[i], ok.result)
+      end
+      for i in ipairs(cases) do wait_upstream(gw, ids[i]) end
+      gw:sync()
+      for i, c in ipairs(cases) do
+        local t = assert(fetch(gw, ids[i]))
+        assert.are.equal("SUCCESS", t.status)
+        assert.are.equal(c[3], t.action)
+        assert.are.equal("remixed " .. i, t.promptEn)
+        local labels = {}
+        for j, b in ipairs(t.buttons) do labels[j] = b.label end
+        assert.are.same({ "U1", "U2", "U3", "U4", "", "V1", "V2", "V3", "V4" }, labels) -- a 4-image grid
+      end
+    end)
+
+    it("ignores enableRemix on an upscale and goes straight on without it", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "no remix" }).result)
+      local u = submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "upsample::3::"),
+        enableRemix = true })
+      local v = submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "variation::3::") })
+      assert.are.equal("UPSCALE", synced(gw, u.result).action)
+      assert.are.equal("VARIATION", synced(gw, v.result).action)
+    end)
+
+    it("with the account in Remix mode, opens the pop-up without enableRemix", function()
+      local grid = synced(opt, submit(opt, "imagine", { prompt = "remix account" }).result)
+      local v = submit(opt, "action", { taskId = grid.id, customId = find_button(grid, "variation::2::") })
+      assert.are.equal(1, v.code)
+      local c = submit(opt, "change", { taskId = grid.id, action = "VARIATION", index = 1 })
+      assert.are.equal(1, c.code)
+      local u = submit(opt, "action", { taskId = grid.id, customId = find_button(grid, "upsample::1::") })
+      opt:sync()
+      assert.are.equal("MODAL", fetch(opt, v.result).status)
+      assert.are.equal("MODAL", fetch(opt, c.result).status)
+      assert.are.equal(4, submit(opt, "modal", { taskId = v.result, prompt = "" }).code)
+      assert.are.equal(1, submit(opt, "modal", { taskId = v.result, prompt = "remix mode" }).code)
+      assert.are.equal("VARIATION", synced(opt, v.result).action)
+      assert.are.equal("UPSCALE", synced(opt, u.result).action)
+      assert.are.equal(true, opt:stats().remix_mode)
+    end)
+
+    it("still lets Vary Region fall back to the parent's prompt", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "region fallback" }).result)
+      local up = synced(gw, submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "upsample::1::") })
+        .result)
+      local env = submit(gw, "action", { taskId = up.id, customId = find_button(up, "^MJ::Inpaint") })
+      assert.are.equal(1, submit(gw, "modal", { taskId = env.result, maskBase64 = "iVBORw0KGgo=" }).code)
+      assert.are.equal("region fallback", synced(gw, env.result).promptEn)
+    end)
+  end)
+
+  describe("video extend", function()
+    it("extends video n of a finished VIDEO task without an image", function()
+      local vid = synced(gw, submit(gw, "video", { image = img, motion = "low", prompt = "waves", batchSize = 2 })
+        .result)
+      local env = submit(gw, "video", { action = "extend", taskId = vid.id, index = 1, motion = "high" })
+      assert.are.equal(1, env.code)
+      local t = synced(gw, env.result)
+      assert.are.equal("VIDEO", t.action)
+      assert.are.equal("waves", t.prompt)
+      assert.are.equal(4, #t.videoUrls)
+      assert.are.equal(1, submit(gw, "video", { action = "extend", taskId = vid.id, index = 0 }).code)
+    end)
+
+    it("validates like the gateway: unknown or unfinished parent, index, parent kind", function()
+      local vid = synced(gw, submit(gw, "video", { image = img, prompt = "short", batchSize = 2 }).result)
+      local r = call(gw, "POST", "/mj/submit/video", { action = "extend", taskId = "1773314942177999", index = 0 })
+      assert.are.equal(400, r.status)
+      assert.are.same({ description = "task_not_found ", type = "upstream_error", code = 4 }, decode(r))
+      local running = submit(gw, "video", { image = img, prompt = "running" }).result
+      r = call(gw, "POST", "/mj/submit/video", { action = "extend", taskId = running, index = 0 })
+      assert.are.equal(400, r.status)
+      assert.are.equal("task_status_not_success ", decode(r).description)
+      for _, bad in ipairs({ 2, 4, -1, 1.5, "1", json.null }) do
+        local e = submit(gw, "video", { action = "extend", taskId = vid.id, index = bad })
+        assert.are.equal(4, e.code, tostring(bad))
+        assert.are.equal(json.null, e.result)
+      end
+      assert.are.equal(4, submit(gw, "video", { action = "extend", index = 0 }).code)
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "not a video" }).result)
+      assert.are.equal(4, submit(gw, "video", { action = "extend", taskId = grid.id, index = 0 }).code)
+    end)
+  end)
+
+  describe("banned words and refusals", function()
+    it("answers code 24 with bannedWord and promptEn for a banned word, and makes no task", function()
+      local before = gw:stats().tasks
+      local prompt = "a ForbiddenWord at sea"
+      local e = submit(gw, "imagine", { prompt = prompt })
+      assert.are.equal(24, e.code)
+      assert.are.equal(json.null, e.result)
+      assert.are.equal("forbiddenword", e.properties.bannedWord)
+      assert.are.equal(prompt, e.properties.promptEn)
+      assert.are.equal(24, submit(gw, "shorten", { prompt = "forbiddenword" }).code)
+      assert.are.equal(24, submit(gw, "edits", { prompt = "forbiddenword", image = img }).code)
+      assert.are.equal(24, submit(gw, "video", { prompt = "forbiddenword!", image = img }).code)
+      assert.are.equal(before, gw:stats().tasks)
+      -- whole words only
+      assert.are.equal(1, submit(gw, "imagine", { prompt = "forbiddenwords and unforbiddenword" }).code)
+      -- the modal's prompt too
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "clean" }).result)
+      local env = submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "variation::1::"),
+        enableRemix = true })
+      assert.are.equal(24, submit(gw, "modal", { taskId = env.result, prompt = "forbiddenword" }).code)
+      assert.are.equal(1, submit(gw, "modal", { taskId = env.result, prompt = "allowed" }).code)
+    end)
+
+    it("takes the banned words from its options", function()
+      local e = submit(opt, "imagine", { prompt = "a Red Fox in snow" })
+      assert.are.equal(24, e.code)
+      assert.are.equal("red fox", e.properties.bannedWord)
+      assert.are.equal("teapot", submit(opt, "imagine", { prompt = "teapot" }).properties.bannedWord)
+      assert.are.equal(1, submit(opt, "imagine", { prompt = "forbiddenword" }).code)
+    end)
+
+    it("injects code 9 (queue full) and code 3 (no account) without making a task", function()
+      local inst = submit(gw, "imagine", { prompt = "instance" }).properties.discordInstanceId
+      gw:faults({ { route = "imagine", kind = "code", code = 9 },
+                  { route = "submit", kind = "code", code = 3, description = "无可用的账号实例", after = 1 } })
+      local before = gw:stats().tasks
+      local e = submit(gw, "imagine", { prompt = "full" })
+      assert.are.equal(9, e.code)
+      assert.are.equal("提交失败，队列已满，请稍后重试", e.description)
+      assert.are.equal(json.null, e.result)
+      assert.are.equal(inst, e.properties.discordInstanceId)
+      e = submit(gw, "blend", { base64Array = { img, img } })
+      assert.are.equal(3, e.code)
+      assert.are.equal("无可用的账号实例", e.description)
+      assert.are.equal(before, gw:stats().tasks)
+    end)
+  end)
+
+  describe("/submit/change", function()
+    it("makes the task of the matching button", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "legacy --v 6.1" }).result)
+      local u = submit(gw, "change", { taskId = grid.id, action = "UPSCALE", index = 2 })
+      assert.are.equal(1, u.code)
+      local same = submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "upsample::2::") })
+      assert.are.equal(u.result, same.result)
+      local v = submit(gw, "change", { taskId = grid.id, action = "VARIATION", index = 3 })
+      local r = submit(gw, "change", { taskId = grid.id, action = "REROLL", index = 1 })
+      local s = submit(gw, "simple-change", { content = grid.id .. " V4" })
+      local up = synced(gw, u.result)
+      assert.are.equal("UPSCALE", up.action)
+      assert.are.equal(13, #up.buttons)
+      assert.are.equal("VARIATION", synced(gw, v.result).action)
+      assert.are.equal("REROLL", synced(gw, r.result).action)
+      assert.are.equal(9, #synced(gw, s.result).buttons)
+    end)
+
+    it("checks the body like the gateway, index required even for REROLL", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "legacy checks" }).result)
+      local function relay(body, want)
+        local r = call(gw, "POST", "/mj/submit/change", body)
+        assert.are.equal(400, r.status)
+        assert.are.same({ description = want .. " ", type = "upstream_error", code = 4 }, decode(r))
+      end
+      relay({ taskId = grid.id, action = "REROLL", index = 0 }, "index_is_required")
+      relay({ taskId = grid.id, action = "REROLL" }, "index_is_required")
+      relay({ taskId = grid.id, index = 1 }, "action_is_required")
+      relay({ action = "UPSCALE", index = 1 }, "task_id_is_required")
+      relay({ taskId = "1773314942177999", action = "UPSCALE", index = 1 }, "task_not_found")
+      local running = submit(gw, "imagine", { prompt = "not yet" }).result
+      relay({ taskId = running, action = "UPSCALE", index = 1 }, "task_status_not_success")
+      assert.are.equal(4, submit(gw, "change", { taskId = grid.id, action = "UPSCALE", index = 5 }).code)
+      assert.are.equal(4, submit(gw, "change", { taskId = grid.id, action = "ZOOM", index = 1 }).code)
+    end)
+  end)
+
+  describe("per-image URLs", function()
+    it("lists the four images of a finished grid, each quadrant of the grid as its own PNG", function()
+      local id = submit(opt, "imagine", { prompt = "four pictures" }).result
+      opt:sync()
+      assert.is_nil(fetch(opt, id).imageUrls)
+      local grid = synced(opt, id)
+      assert.are.equal(4, #grid.imageUrls)
+      local r = call(opt, "GET", "/mj/image/" .. id, nil, {})
+      local gw_, gh, gpx = check_png(r.body)
+      assert.are.equal(256, gw_)
+      assert.are.equal(256, gh)
+      local colours = {}
+      for i = 0, 3 do
+        local url = grid.imageUrls[i + 1].url
+        assert.are.equal(grid.imageUrl .. "/" .. i, url)
+        r = call(opt, "GET", url:gsub("^http://[^/]+", ""), nil, {})
+        assert.are.equal(200, r.status)
+        assert.are.equal("image/png", r.headers["content-type"])
+        local w, h, px = check_png(r.body)
+        assert.are.equal(128, w)
+        assert.are.equal(128, h)
+        local ox, oy = (i % 2) * 128, i >= 2 and 128 or 0
+        for y = 0, 127 do
+          for x = 0, 127 do
+            local a1, a2, a3 = px(x, y)
+            local b1, b2, b3 = gpx(x + ox, y + oy)
+            if a1 ~= b1 or a2 ~= b2 or a3 ~= b3 then
+              error(string.format("image %d differs from the grid at %d,%d", i, x, y))
+            end
+          end
+        end
+        colours[table.concat({ px(60, 60) }, ",")] = true
+      end
+      local n = 0
+      for _ in pairs(colours) do n = n + 1 end
+      assert.are.equal(4, n)
+      assert.are.equal(404, call(opt, "GET", "/mj/image/" .. id .. "/4", nil, {}).status)
+      assert.are.equal(400, call(opt, "GET", "/mj/image/1234/0", nil, {}).status)
+      -- an upscale is one image: no imageUrls
+      local up = synced(opt, submit(opt, "action", { taskId = id, customId = find_button(grid, "upsample::1::") })
+        .result)
+      assert.is_nil(up.imageUrls)
+      assert.are.equal(404, call(opt, "GET", "/mj/image/" .. up.id .. "/0", nil, {}).status)
+    end)
+
+    it("has no imageUrls field and no per-image route without the option, as on the gateway", function()
+      local grid = synced(gw, submit(gw, "imagine", { prompt = "one picture" }).result)
+      local r = call(gw, "GET", "/mj/task/" .. grid.id .. "/fetch")
+      assert.is_nil(r.body:find("imageUrls", 1, true))
+      r = call(gw, "GET", "/mj/image/" .. grid.id .. "/0", nil, {})
+      assert.are.equal(404, r.status)
+      assert.are.equal("invalid_request_error", decode(r).error.type)
+    end)
+  end)
+
+  describe("instant mode", function()
+    it("shows every change at once and one row per id", function()
+      local s = helper.start({ speed = 200, key = KEY, instant = true })
+      local ok, err = pcall(function()
+        local grid = wait_status(s, submit(s, "imagine", { prompt = "instant" }).result, "SUCCESS")
+        local up = wait_status(s, submit(s, "action", { taskId = grid.id,
+          customId = find_button(grid, "upsample::1::") }).result, "SUCCESS")
+        local id = submit(s, "action", { taskId = up.id, customId = find_button(up, "^MJ::Inpaint") }).result
+        wait_status(s, id, "MODAL")
+        assert.are.equal(1, submit(s, "modal", { taskId = id, prompt = "now", maskBase64 = "iVBORw0KGgo=" }).code)
+        assert.are_not.equal("MODAL", fetch(s, id).status)
+        assert.are.equal(1, #list(s, { id }))
+      end)
+      s:stop()
+      assert(ok, err)
+    end)
   end)
 end)

@@ -1,8 +1,10 @@
 --- Test helper: start `bin/mj-simulator` as a separate process on a free loopback port.
 --
 --     local sim = require("spec.helpers.simulator").start{ speed = 200, seed = 1, key = "sk-test" }
+--     -- realistic like the shipped binary (the gateway syncs every 15 s, scaled by speed);
+--     -- `instant = true` for the immediately consistent mode
 --     -- sim.url, sim.key, sim:stats(), sim:count(route), sim:faults{...}, sim:reset(),
---     -- sim:task(id, patch), sim:request(method, path, body, headers), sim:stop()
+--     -- sim:task(id, patch), sim:sync(), sim:request(method, path, body, headers), sim:stop()
 --
 -- Inside a `describe`, `for_block(opts)` does the setup/teardown/before_each for you.
 --
@@ -78,6 +80,13 @@ local function launch(self, opts)
   if opts.seed then args[#args + 1] = "--seed"; args[#args + 1] = tostring(opts.seed) end
   if key ~= false then args[#args + 1] = "--key"; args[#args + 1] = key end
   if opts.host then args[#args + 1] = "--host"; args[#args + 1] = opts.host end
+  if opts.instant then args[#args + 1] = "--instant" end
+  if opts.sync then args[#args + 1] = "--sync"; args[#args + 1] = tostring(opts.sync) end
+  if opts.remix_mode then args[#args + 1] = "--remix-mode" end
+  if opts.image_urls then args[#args + 1] = "--image-urls" end
+  if opts.banned_words then
+    args[#args + 1] = "--banned-words"; args[#args + 1] = table.concat(opts.banned_words, ",")
+  end
   if opts.log then args[#args + 1] = "--log" end
   local me = own_pid()
   if me then args[#args + 1] = "--watch-pid"; args[#args + 1] = me end
@@ -116,7 +125,8 @@ end
 
 --- Start a simulator process and wait (bounded) for its URL. Blocks up to `opts.timeout` (10 s).
 -- @param opts {speed=200, seed=nil, key="sk-test" (false: accept any key), faults={...}, args={extra CLI args},
---   host=, lua=, timeout=10, log=false}
+--   host=, lua=, timeout=10, log=false, instant=false (true: no gateway sync lag), sync=nil (gateway
+--   seconds, default 15), remix_mode=false, image_urls=false, banned_words=nil (list; default "forbiddenword")}
 -- @return sim handle (raises on failure)
 function M.start(opts)
   return launch(setmetatable({}, Sim), opts or {})
@@ -200,6 +210,11 @@ end
 --- Clear stats and faults. Blocks.
 function Sim:reset()
   return control(self, "POST", "/_sim/reset", "{}")
+end
+
+--- Make the simulated gateway sync every task now (`POST /_sim/sync`). Blocks.
+function Sim:sync()
+  return control(self, "POST", "/_sim/sync", "{}")
 end
 
 --- Merge fields into a task's fetch output. Blocks.

@@ -16,7 +16,9 @@ M.KINDS = {
   { "status", "answer with `status` (default 502), optional `body` (string or JSON) and `headers` {name=value}" },
   { "retry_after", "answer 429 (or `status`) with Retry-After: `retry_after` seconds, or retry-after-ms: "
     .. "`retry_after_ms`, or an HTTP date `http_date` (true or seconds ahead); default Retry-After: 1" },
-  { "code", "HTTP 200 submit envelope with `code` (23, 24, 4, 9, 3...) and `description`; codes 1, 21 and 22 "
+  { "code", "HTTP 200 submit envelope with `code` and `description`, no task: 9 (trueai's queue full, "
+    .. "\"提交失败，队列已满，请稍后重试\"), 23 (queue full), 24 (banned: `prompt`, `banned_word`), 3 (use "
+    .. "description=\"无可用的账号实例\" for no account), 4...; 9 and 23 carry discordInstanceId. Codes 1, 21 and 22 "
     .. "process the request and rewrite the envelope (22 shows as 1 with numberOfQueues=`queue`)" },
   { "slow_first_byte", "wait `delay` seconds (default 2) before the normal answer" },
   { "stall_after_headers", "send the headers and `bytes` (default 4) body bytes, wait `delay` (default 30) "
@@ -188,8 +190,9 @@ end
 -- @param resp the normal response (when the request was processed) or nil
 -- @param close boolean: close after a normal answer
 -- @param now wall clock seconds
+-- @param instance_id the upstream account id for `properties.discordInstanceId` (optional)
 -- @return list of ops, and true when the connection must close after them
-function M.apply(rule, resp, close, now)
+function M.apply(rule, resp, close, now, instance_id)
   local k = rule.kind
   local extra = extra_headers(rule)
   if k == "status" then
@@ -221,6 +224,9 @@ function M.apply(rule, resp, close, now)
     if code == 24 then
       env.properties = json.object({ "promptEn", "bannedWord" },
         { promptEn = rule.prompt or "nude body", bannedWord = rule.banned_word or "nude" })
+    elseif (code == 9 or code == 23) and instance_id then
+      -- trueai and novicezk name the account that refused (api.md §3.3)
+      env.properties = json.object({ "discordInstanceId" }, { discordInstanceId = instance_id })
     end
     return M.ops(http.response(200, json.encode(env), nil, extra), close), close
   elseif k == "slow_first_byte" then

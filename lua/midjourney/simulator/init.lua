@@ -6,7 +6,13 @@
 --     sim:run()          -- or call sim:step(0.05) from your own loop
 --
 -- Routes and behaviour follow the gateway (see `mj-simulator --help`); a control API lives
--- under `/_sim/` (stats, reset, faults, task patches, shutdown).
+-- under `/_sim/` (stats, reset, faults, task patches, a forced gateway sync, shutdown).
+--
+-- Realistic by default: what fetch and list show is the gateway's copy of each task, synced
+-- from upstream every `sync` gateway seconds (15, divided by `speed` like every duration),
+-- so a new task shows status `""` until the first sync and progress moves in steps; after
+-- `/submit/modal` the old MODAL row lingers until the next sync and list returns a second
+-- row (action "MODAL") for the id. `instant = true` shows every change at once.
 -- @module midjourney.simulator
 local socket = require("socket")
 local json = require("midjourney.simulator.json")
@@ -29,7 +35,21 @@ local function json_response(status, value)
 end
 
 --- Start a simulator listening on host:port (port 0 picks a free port). Does not block.
--- @param opts {host="127.0.0.1", port=0, speed=1, seed=nil, key=nil, faults={...}, log=function(line)}
+--
+-- Options: `host` ("127.0.0.1"), `port` (0), `speed` (1: every duration is divided by it),
+-- `seed` (nil: ids, hashes and timings repeat with one), `key` (nil: any non-empty key),
+-- `faults` (list of rules), `log` (function(line)), and the gateway's behaviour:
+--
+-- * `instant` (false): show each task's upstream state at once, one row per id (the old,
+--   immediately consistent mode), instead of syncing every `sync` seconds;
+-- * `sync` (15): the gateway's sync period in gateway seconds (> 0);
+-- * `remix_mode` (false): the account is in Remix mode, so every variation, vary
+--   subtle/strong, pan and reroll action opens a Remix pop-up (MODAL), asked or not;
+-- * `image_urls` (false): SUCCESS grid tasks carry `imageUrls` (4 entries) served as
+--   `/mj/image/{id}/{0..3}`, each quadrant of the grid as its own PNG;
+-- * `banned_words` ({"forbiddenword"}): a prompt holding one (whole word, any case) gets
+--   submit code 24 with `properties.bannedWord` and `properties.promptEn`.
+-- @param opts table of options (above)
 -- @return simulator, or nil and an error message
 function M.new(opts)
   opts = opts or {}
@@ -45,13 +65,24 @@ function M.new(opts)
     stopping = false,
   }, Sim)
   if self.speed <= 0 then return nil, "speed must be > 0" end
+  local sync = opts.sync == nil and tasks.SYNC or tonumber(opts.sync)
+  if not sync or sync <= 0 or sync ~= sync or sync == math.huge then
+    return nil, "sync must be a number of seconds > 0"
+  end
+  local banned = opts.banned_words
+  if banned == nil then banned = tasks.BANNED_WORDS end
+  if type(banned) ~= "table" then return nil, "banned_words must be a list of strings" end
+  for i, w in ipairs(banned) do
+    if type(w) ~= "string" then return nil, "banned_words[" .. i .. "] must be a string" end
+  end
   local srv, err = server_mod.new({ host = self.host, port = tonumber(opts.port) or 0,
     handler = function(req, close) return self:handle(req, close) end })
   if not srv then return nil, err end
   self.server = srv
   srv:add_driver(self.hooks)
   self.store = tasks.new({ speed = self.speed, seed = opts.seed, clock = socket.gettime,
-    base_url = function() return self:url() end })
+    base_url = function() return self:url() end, instant = opts.instant, sync = sync,
+    remix_mode = opts.remix_mode, image_urls = opts.image_urls, banned_words = banned })
   self.ctx = { store = self.store, key = self.key, base_url = function() return self:url() end,
     attachments = {}, attachment_png = {} }
   if opts.faults then
@@ -95,16 +126,20 @@ function Sim:add_faults(list)
   return self.faults:add(rest)
 end
 
---- Statistics as served by `GET /_sim/stats`. Does not block.
+--- Statistics as served by `GET /_sim/stats` (counts, and the mode: `mode` "realistic" or
+-- "instant", `sync` in gateway seconds, `remix_mode`, `image_urls`). Does not block.
 -- @return table
 function Sim:stats()
   local routes_t = json.object({})
   for k, v in pairs(self.stats_routes) do routes_t[k] = v end
+  local st = self.store
   return json.object({ "requests", "routes", "max_in_flight_jobs", "connections", "peak_connections",
-    "tasks", "hooks_sent", "hooks_failed" }, {
-    requests = self.requests, routes = routes_t, max_in_flight_jobs = self.store:max_in_flight(),
+    "tasks", "hooks_sent", "hooks_failed", "mode", "sync", "remix_mode", "image_urls" }, {
+    requests = self.requests, routes = routes_t, max_in_flight_jobs = st:max_in_flight(),
     connections = self.server:connections(), peak_connections = self.server:peak_connections(),
-    tasks = #self.store.list, hooks_sent = self.hooks.sent, hooks_failed = self.hooks.failed,
+    tasks = #st.list, hooks_sent = self.hooks.sent, hooks_failed = self.hooks.failed,
+    mode = st.instant and "instant" or "realistic", sync = st.sync, remix_mode = st.remix_mode,
+    image_urls = st.image_urls,
   })
 end
 
@@ -161,6 +196,9 @@ function Sim:control(req)
     end
     local ok, perr = self:patch_task(id, v)
     if not ok then return json_response(404, { error = perr }) end
+    return json_response(200, { ok = true })
+  elseif p == "/_sim/sync" and m == "POST" then
+    self.store:force_sync()
     return json_response(200, { ok = true })
   elseif p == "/_sim/shutdown" and m == "POST" then
     self.stopping = true
@@ -219,7 +257,7 @@ function Sim:handle(req, close)
   end
   if rrule then
     if rrule.kind == "code" and resp then rewrite_code(rrule, resp) end
-    return faults_mod.apply(rrule, resp, close, socket.gettime())
+    return faults_mod.apply(rrule, resp, close, socket.gettime(), self.store.instance_id)
   end
   if resp.head_only then
     local ops = { { op = "send", data = http.head(resp.status, resp.headers, #resp.body, close) } }

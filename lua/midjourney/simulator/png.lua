@@ -141,6 +141,16 @@ local function shade(c, y, size, dim)
   return clamp(c[1] * k), clamp(c[2] * k), clamp(c[3] * k)
 end
 
+-- the pixel function of the 2x2 grid picture
+local function grid_pixel(colors, size, dim)
+  local half = floor(size / 2)
+  return function(x, y)
+    if x == half or x == half - 1 or y == half or y == half - 1 then return 24, 24, 24 end
+    local q = (y < half and 0 or 2) + (x < half and 1 or 2)
+    return shade(colors[q], y % half, half, dim)
+  end
+end
+
 --- A 2x2 grid picture: four quadrants with the four colours. Does not block.
 -- @param colors list of four {r, g, b}
 -- @param size side in pixels (default 256)
@@ -148,13 +158,22 @@ end
 -- @return PNG bytes
 function M.grid(colors, size, dim)
   size = size or 256
-  dim = dim or 1
+  return M.encode(size, size, grid_pixel(colors, size, dim or 1))
+end
+
+--- One quadrant of the grid picture, as its own PNG: exactly the pixels of that quarter of
+-- `grid(colors, size, dim)`. Does not block.
+-- @param colors list of four {r, g, b}
+-- @param size side of the whole grid in pixels (default 256)
+-- @param dim brightness factor (default 1)
+-- @param i quadrant 0..3: top-left, top-right, bottom-left, bottom-right
+-- @return PNG bytes (size/2 by size/2)
+function M.grid_part(colors, size, dim, i)
+  size = size or 256
   local half = floor(size / 2)
-  return M.encode(size, size, function(x, y)
-    if x == half or x == half - 1 or y == half or y == half - 1 then return 24, 24, 24 end
-    local q = (y < half and 0 or 2) + (x < half and 1 or 2)
-    return shade(colors[q], y % half, half, dim)
-  end)
+  local ox, oy = (i % 2) * half, (i >= 2) and half or 0
+  local pixel = grid_pixel(colors, size, dim or 1)
+  return M.encode(half, half, function(x, y) return pixel(x + ox, y + oy) end)
 end
 
 --- A single picture: one colour with a lighter disc in the middle. Does not block.

@@ -30,6 +30,7 @@ local ROUTES = {
   { "POST", "^/mj/task/list%-by%-condition$", "list", true },
   { "GET", "^/mj/task/([^/]+)/image%-seed$", "seed", true },
   { "GET", "^/mj/image/([^/]+)$", "image", false },
+  { "GET", "^/mj/image/([^/]+)/(%d+)$", "image_part", false },
   { "GET", "^/mj/attachments/([^/]+)$", "attachment", false },
   { "GET", "^/mj/video/([^/]+)/(%d+)%.mp4$", "video_file", false },
 }
@@ -180,6 +181,14 @@ local function images_ok(list)
   return true
 end
 
+-- submit code 24 when the prompt holds a banned word (novicezk style, api.md §3.3), else nil
+local function banned(ctx, prompt)
+  local word = ctx.store:banned_word(prompt)
+  if not word then return nil end
+  return envelope(24, "可能包含敏感词", nil, json.object({ "promptEn", "bannedWord" },
+    { promptEn = prompt, bannedWord = word }))
+end
+
 local H = {}
 
 function H.imagine(ctx, b)
@@ -189,6 +198,8 @@ function H.imagine(ctx, b)
   if b.base64Array ~= nil and b.base64Array ~= json.null then
     if type(b.base64Array) ~= "table" or not images_ok(b.base64Array) then return fail(4, "base64格式错误") end
   end
+  local ban = banned(ctx, b.prompt)
+  if ban then return ban end
   return submit_new(ctx, b, { action = "IMAGINE", kind = "grid", prompt = b.prompt, bot = bot_of(b) })
 end
 
@@ -197,7 +208,8 @@ local function action_on(ctx, b, parent_id, custom_id)
   local store = ctx.store
   local parent = store:get(parent_id)
   if not parent then return M.relay_error("task_not_found") end
-  if store:phase(parent).status ~= "SUCCESS" then return M.relay_error("task_status_not_success") end
+  -- the gateway checks its own copy of the parent (it may not have synced the SUCCESS yet)
+  if store:visible(parent).status ~= "SUCCESS" then return M.relay_error("task_status_not_success") end
   if not store:has_button(parent, custom_id) then
     return fail(4, "customId不存在 (this task has no button with this customId)")
   end
@@ -209,7 +221,8 @@ local function action_on(ctx, b, parent_id, custom_id)
         { status = p.status, imageUrl = p.status == "SUCCESS" and store:image_url(old) or "" }))
     end
   end
-  local remix = b.enableRemix == true and tasks.REMIX_CAPABLE[label]
+  -- a Remix pop-up: asked for with enableRemix, or always when the account is in Remix mode
+  local remix = tasks.REMIX_CAPABLE[label] and (b.enableRemix == true or store.remix_mode) or false
   local modal = tasks.ALWAYS_MODAL[label] or remix
   local kind, color = "grid", nil
   if label == "UPSCALE" then
@@ -218,7 +231,7 @@ local function action_on(ctx, b, parent_id, custom_id)
   end
   local t = store:create({ action = label, kind = kind, prompt = parent.prompt, promptEn = parent.prompt_en,
     state = state_of(b), notifyHook = hook_of(b), parent = parent, index = index, mode = parent.mode,
-    bot = parent.bot, modal = modal and true or false, color = color })
+    bot = parent.bot, modal = modal and true or false, remix = remix, color = color })
   if label == "UPSCALE" then parent.upscales[custom_id] = t.id end
   if modal then
     t.description = "Waiting for window confirm"
@@ -250,8 +263,11 @@ function H.modal(ctx, b)
   local st = store:phase(t).status
   if not t.modal_wait or st == "FAILURE" then return fail(4, "任务状态错误 (the task is not waiting in MODAL)") end
   local prompt = type(b.prompt) == "string" and b.prompt or ""
-  if prompt:match("^%s*$") then prompt = t.prompt end
+  -- a Remix pop-up needs the new prompt; Vary Region and Custom Zoom fall back to the parent's
+  if prompt:match("^%s*$") and not t.remix then prompt = t.prompt end
   if prompt:match("^%s*$") then return fail(4, "prompt不能为空") end
+  local ban = banned(ctx, prompt)
+  if ban then return ban end
   if t.action == "CUSTOM_ZOOM" then
     local z = tonumber(prompt:match("%-%-zoom%s+([%d%.]+)") or "")
     if not z or z < 1 or z > 2 then return fail(4, "--zoom 参数错误 (Custom Zoom needs --zoom 1.0-2.0)") end
@@ -291,11 +307,22 @@ end
 
 function H.shorten(ctx, b)
   if type(b.prompt) ~= "string" or b.prompt:match("^%s*$") then return fail(4, "prompt不能为空") end
+  local ban = banned(ctx, b.prompt)
+  if ban then return ban end
   return submit_new(ctx, b, { action = "SHORTEN", kind = "shorten", prompt = b.prompt, bot = bot_of(b) })
 end
 
 function H.video(ctx, b)
   local store = ctx.store
+  -- the gateway first looks the parent up in its own rows when a taskId is given
+  -- (relay/mjproxy_handler.go): unknown -> task_not_found, not SUCCESS there -> task_status_not_success
+  local parent_id = str(b.taskId)
+  local parent
+  if parent_id and parent_id ~= "" then
+    parent = store:get(parent_id)
+    if not parent then return M.relay_error("task_not_found") end
+    if store:visible(parent).status ~= "SUCCESS" then return M.relay_error("task_status_not_success") end
+  end
   local batch = b.batchSize
   if batch == nil or batch == json.null then batch = 4 end
   if batch ~= 1 and batch ~= 2 and batch ~= 4 then return fail(4, "batchSize参数错误 (1, 2 or 4)") end
@@ -303,17 +330,17 @@ function H.video(ctx, b)
     return fail(4, "motion参数错误 (low or high)")
   end
   local prompt = type(b.prompt) == "string" and b.prompt or ""
-  local parent
   if b.action == "extend" then
-    local id = str(b.taskId)
-    if not id or id == "" then return fail(4, "taskId不能为空") end
+    if not parent then return fail(4, "taskId不能为空") end
     local idx = b.index
     if type(idx) ~= "number" or idx < 0 or idx > 3 or idx % 1 ~= 0 then return fail(4, "index参数错误 (0..3)") end
-    parent = store:get(id)
-    if not parent then return fail(3, "关联任务不存在或已失效") end
-    if parent.kind ~= "video" or store:phase(parent).status ~= "SUCCESS" then return fail(4, "关联任务状态错误") end
+    if parent.kind ~= "video" then return fail(4, "关联任务状态错误 (not a video task)") end
+    if idx >= parent.batch then
+      return fail(4, format("index参数错误 (the parent has %d video%s)", parent.batch, parent.batch == 1 and "" or "s"))
+    end
     if prompt == "" then prompt = parent.prompt end
   else
+    parent = nil
     if not is_image(b.image) then
       return fail(4, (b.image == nil or b.image == "") and "image不能为空" or "image格式错误")
     end
@@ -321,13 +348,18 @@ function H.video(ctx, b)
       return fail(4, "endImage格式错误")
     end
   end
-  return submit_new(ctx, b, { action = "VIDEO", kind = "video", prompt = prompt, parent = parent, batch = batch })
+  local ban = banned(ctx, prompt)
+  if ban then return ban end
+  return submit_new(ctx, b, { action = "VIDEO", kind = "video", prompt = prompt, parent = parent, batch = batch,
+    index = parent and b.index or nil })
 end
 
 function H.edits(ctx, b)
   if type(b.prompt) ~= "string" or b.prompt:match("^%s*$") then return fail(4, "prompt不能为空") end
   if b.image == nil or b.image == "" then return fail(4, "image不能为空") end
   if type(b.image) ~= "string" then return fail(4, "image格式错误") end
+  local ban = banned(ctx, b.prompt)
+  if ban then return ban end
   return submit_new(ctx, b, { action = "EDITS", kind = "grid", prompt = b.prompt })
 end
 
@@ -354,17 +386,23 @@ function H.swap(ctx, b)
   return submit_new(ctx, b, { action = "SWAP_FACE", kind = "single", prompt = "InsightFace", bot = "INSIGHT_FACE" })
 end
 
+local CHANGE_ACTIONS = { UPSCALE = true, VARIATION = true, REROLL = true }
+
 local function change(ctx, b, id, action, index)
+  -- the gateway's checks (relay/mjproxy_handler.go), then the upstream's
   if not id or id == "" then return M.relay_error("task_id_is_required") end
   if type(action) ~= "string" or action == "" then return M.relay_error("action_is_required") end
   if not index or index == 0 then return M.relay_error("index_is_required") end
-  local parent = ctx.store:get(id)
+  local store = ctx.store
+  local parent = store:get(id)
   if not parent then return M.relay_error("task_not_found") end
+  if store:visible(parent).status ~= "SUCCESS" then return M.relay_error("task_status_not_success") end
+  if not CHANGE_ACTIONS[action] then return fail(4, "action参数错误 (UPSCALE, VARIATION or REROLL)") end
+  if index < 1 or index > 4 or index % 1 ~= 0 then return fail(4, "index参数错误 (1..4)") end
   local custom_id
   if action == "UPSCALE" then custom_id = "MJ::JOB::upsample::" .. index .. "::" .. parent.hash
   elseif action == "VARIATION" then custom_id = "MJ::JOB::variation::" .. index .. "::" .. parent.hash
-  elseif action == "REROLL" then custom_id = "MJ::JOB::reroll::0::" .. parent.hash .. "::SOLO"
-  else return M.openai_error(400, "Invalid request, unknown_action:" .. action) end
+  else custom_id = "MJ::JOB::reroll::0::" .. parent.hash .. "::SOLO" end
   return action_on(ctx, b, id, custom_id)
 end
 
@@ -384,7 +422,7 @@ end
 function H.fetch(ctx, _, caps)
   local t = ctx.store:get(caps[1])
   if not t then return M.relay_error("task_no_found") end
-  return http.response(200, json.encode(ctx.store:dto(t)))
+  return http.response(200, json.encode(ctx.store:public(t)))
 end
 
 function H.list(ctx, b)
@@ -406,7 +444,9 @@ function H.list(ctx, b)
     return a.id > c.id
   end)
   local now = ctx.store.clock()
-  for i, t in ipairs(found) do out[i] = ctx.store:dto(t, now) end
+  for _, t in ipairs(found) do
+    for _, row in ipairs(ctx.store:rows(t, now)) do out[#out + 1] = row end
+  end
   return http.response(200, json.encode(out))
 end
 
@@ -419,15 +459,29 @@ function H.seed(ctx, _, caps)
   return envelope(1, "成功", t.seed, nil)
 end
 
+-- the gateway streams the image its own row points at: the final one once it synced SUCCESS,
+-- the preview while its row shows IN_PROGRESS at 10% or more
 function H.image(ctx, _, caps)
   local store = ctx.store
   local t = store:get(caps[1])
   if not t then return http.response(400, '{"error":"midjourney_task_not_found"}') end
-  local p = store:phase(t)
+  local p = store:visible(t)
   if t.kind == "shorten" or not (p.status == "SUCCESS" or (p.status == "IN_PROGRESS" and p.pct >= 10)) then
     return http.response(500, '{"error":"http_get_image_failed"}')
   end
   return http.response(200, store:png(t, p.status ~= "SUCCESS"), "image/png")
+end
+
+-- one image of a finished grid (only with the image_urls option; the gateway has no such route)
+function H.image_part(ctx, _, caps, req)
+  local store = ctx.store
+  if not store.image_urls then return M.handle(ctx, "unknown", {}, false, req) end
+  local t = store:get(caps[1])
+  if not t then return http.response(400, '{"error":"midjourney_task_not_found"}') end
+  local i = tonumber(caps[2])
+  if t.kind ~= "grid" or i > 3 then return http.response(404, '{"error":"image_not_found"}') end
+  if store:visible(t).status ~= "SUCCESS" then return http.response(500, '{"error":"http_get_image_failed"}') end
+  return http.response(200, store:png_part(t, i), "image/png")
 end
 
 function H.attachment(ctx, _, caps)
@@ -476,7 +530,7 @@ function M.handle(ctx, route, caps, needs_auth, req)
       if bad then return bad end
     end
   end
-  return H[route](ctx, b, caps)
+  return H[route](ctx, b, caps, req)
 end
 
 return M

@@ -1,7 +1,14 @@
 --- Task store and lifecycle of the simulator, in scaled time.
--- A task's state is computed lazily from the clock whenever it is read: placeholder `""`,
+-- A task's upstream state is computed lazily from the clock whenever it is read:
 -- NOT_START, SUBMITTED ("0%"), IN_PROGRESS (rising "NN%"), then SUCCESS ("100%") or
 -- FAILURE ("100%" plus failReason). `speed` divides every duration.
+--
+-- What fetch and list show is the gateway's copy (api.md §6): by default it is refreshed
+-- only at sync points, every `sync` gateway seconds (15), so it shows the placeholder
+-- (status `""`) until the first sync and then moves in steps. After `/submit/modal` the
+-- old MODAL row stays visible until the next sync, and list also returns a second row
+-- (action "MODAL") for the same id (api.md §4.3). `instant = true` shows the upstream
+-- state at once (with a short `""` placeholder phase of its own), one row per id.
 -- @module midjourney.simulator.tasks
 local json = require("midjourney.simulator.json")
 local rngmod = require("midjourney.simulator.rng")
@@ -18,6 +25,12 @@ M.BANNED_REASON = "[Banned prompt detected] Sorry! Our AI moderator thinks this 
   .. "against our community standards."
 M.HOUR_REASON = "上游任务超时（超过1小时）"
 M.HOUR = 3600
+--- The gateway's default sync period in gateway seconds (api.md §6).
+M.SYNC = 15
+--- Default banned words: a prompt containing one gets submit code 24.
+M.BANNED_WORDS = { "forbiddenword" }
+--- The description of the second row a modal submit adds (the modal submit's answer).
+M.MODAL_DESCRIPTION = "提交成功"
 --- How many tasks keep their PNG bytes cached.
 M.PNG_CACHE = 32
 
@@ -32,7 +45,8 @@ local DURATIONS = {
 }
 
 local DTO_ORDER = { "id", "action", "customId", "botType", "prompt", "promptEn", "description",
-  "state", "submitTime", "startTime", "finishTime", "imageUrl", "videoUrl", "videoUrls", "status",
+  "state", "submitTime", "startTime", "finishTime", "imageUrl", "imageUrls", "videoUrl", "videoUrls",
+  "status",
   "progress", "failReason", "buttons", "maskBase64", "properties" }
 local UPSTREAM_ORDER = { "id", "parentId", "botType", "action", "status", "prompt", "promptEn",
   "promptFull", "description", "state", "submitTime", "startTime", "finishTime", "imageUrl",
@@ -162,7 +176,9 @@ local WORDS = {
 }
 
 --- Make a store. Does not block.
--- @param opts {speed=, seed=, clock=function() -> seconds, base_url=function() -> "http://host:port"}
+-- @param opts {speed=, seed=, clock=function() -> seconds, base_url=function() -> "http://host:port",
+--   instant=false, sync=15 (gateway seconds), image_urls=false, remix_mode=false,
+--   banned_words=list (default `BANNED_WORDS`)}
 -- @return store
 function M.new(opts)
   local seeded = opts.seed ~= nil
@@ -172,11 +188,18 @@ function M.new(opts)
     seeded = seeded,
     clock = opts.clock,
     base_url = opts.base_url,
+    instant = opts.instant and true or false,
+    sync = tonumber(opts.sync) or M.SYNC,
+    image_urls = opts.image_urls and true or false,
+    remix_mode = opts.remix_mode and true or false,
+    banned_words = opts.banned_words or M.BANNED_WORDS,
     tasks = {},
     list = {},
     count = 0,
     last_ms = 0,
     stats_since = opts.clock(),
+    epoch = opts.clock(),
+    forced = {},
   }, Store)
   s.instance_id = s.rng:hex(16)
   return s
@@ -249,9 +272,13 @@ function Store:create(spec)
       run = rng:range(d.run[1], d.run[2]),
     },
     modal_wait = spec.modal or false,
+    remix = spec.remix or false,
     patch = {},
     upscales = {},
   }
+  -- seeded runs sync each task on a grid of its own, at a fixed offset from its creation,
+  -- so that what fetch shows repeats too; otherwise one global grid, like the gateway's loop
+  if self.seeded then t.sync_frac = 0.05 + 0.95 * (rngmod.hash(t.id) % 9973) / 9973 end
   t.final_prompt = final_prompt(t.prompt_en, t.mode)
   if spec.color then
     t.colors = { spec.color }
@@ -305,15 +332,17 @@ function Store:phase(t, now)
   local sp, d = self.speed, t.d
   local hour_at = t.created + M.HOUR / sp
   local p
+  -- without `instant` the placeholder is the gateway's (see `visible`): upstream starts at NOT_START
+  local ph = self.instant and d.ph or 0
   if t.modal_wait then
-    if (now - t.created) * sp < d.ph then p = { status = "" } else p = { status = "MODAL" } end
+    if (now - t.created) * sp < ph then p = { status = "" } else p = { status = "MODAL" } end
   else
     local e = (now - t.base) * sp
     local t1 = d.ph
     local t2 = t1 + d.ns
     local t3 = t2 + d.sub
     local start = t.base + t3 / sp
-    if e < t1 then p = { status = "" }
+    if e < t1 then p = { status = self.instant and "" or "NOT_START" }
     elseif e < t2 then p = { status = "NOT_START" }
     elseif e < t3 then p = { status = "SUBMITTED", pct = 0 }
     else
@@ -393,6 +422,7 @@ end
 function Store:continue_modal(t, prompt)
   t.modal_wait = false
   t.base = self.clock()
+  t.modal_at = t.base
   t.d.ph, t.d.ns = 0, 0
   t.prompt_en = prompt
   t.final_prompt = final_prompt(prompt, t.mode)
@@ -453,13 +483,15 @@ local function props(final)
   return json.object(PROPS_ORDER, { finalPrompt = final, finalZhPrompt = "" })
 end
 
---- The task as the gateway's fetch/list show it (api.md §3.1), patches applied. Does not block.
+--- The task in the gateway's DTO shape (api.md §3.1) for a phase, patches applied. Does not block.
 -- @param t task
--- @param now optional time
+-- @param now optional time (the moment the phase belongs to; default the clock)
+-- @param p optional phase (default the upstream phase at `now`)
+-- @param row optional fields set before the patches (e.g. the second row's action)
 -- @return table for json.encode
-function Store:dto(t, now)
+function Store:dto(t, now, p, row)
   now = now or self.clock()
-  local p = self:phase(t, now)
+  p = p or self:phase(t, now)
   local st = p.status
   local v = json.object(DTO_ORDER, {
     id = t.id, action = t.action, customId = "", botType = "", prompt = t.prompt,
@@ -487,6 +519,11 @@ function Store:dto(t, now)
     if st == "SUCCESS" then
       if has_image(t) then v.imageUrl = self:image_url(t) end
       v.buttons = self:buttons(t)
+      if self.image_urls and t.kind == "grid" then
+        local list = json.array()
+        for i = 0, 3 do list[i + 1] = json.object({ "url" }, { url = self:image_url(t) .. "/" .. i }) end
+        v.imageUrls = list
+      end
       if t.kind == "describe" then
         v.promptEn = self:suggestions(t)
         v.properties = props(v.promptEn)
@@ -503,12 +540,139 @@ function Store:dto(t, now)
       end
     end
   end
+  for k, val in pairs(row or {}) do v[k] = val end
   for k, val in pairs(t.patch) do
     if type(val) == "table" and val["$delete"] == true then v[k] = nil
     elseif type(val) == "table" and type(val["$raw"]) == "string" then v[k] = json.raw(val["$raw"])
     else v[k] = val end
   end
   return v
+end
+
+--- The gateway's sync period in real seconds (`sync` gateway seconds divided by the speed).
+-- Does not block.
+-- @return seconds
+function Store:period()
+  return self.sync / self.speed
+end
+
+local function sync_anchor(self, t)
+  if t.sync_frac then return t.created + t.sync_frac * self:period() end
+  return self.epoch
+end
+
+-- index of the last forced sync at or before x (0 when none)
+local function forced_before(self, x)
+  local f = self.forced
+  local lo, hi = 0, #f
+  while lo < hi do
+    local mid = floor((lo + hi + 1) / 2)
+    if f[mid] <= x then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
+--- Add a sync point now, for every task (`POST /_sim/sync`): the gateway copies the
+-- upstream state at once, besides its regular period. Does not block.
+function Store:force_sync()
+  local now = self.clock()
+  local f = self.forced
+  if f[#f] and f[#f] >= now then now = f[#f] + 1e-6 end
+  f[#f + 1] = now
+end
+
+--- The last sync point at or before `now` that came after the task was created. Does not block.
+-- @param t task
+-- @param now seconds
+-- @return seconds, or nil when the gateway has not synced the task yet
+function Store:last_sync(t, now)
+  local per, a = self:period(), sync_anchor(self, t)
+  local s = a + floor((now - a) / per) * per
+  if s > now then s = s - per end
+  local i = forced_before(self, now)
+  if i > 0 and self.forced[i] > s then s = self.forced[i] end
+  if s <= t.created then return nil end
+  return s
+end
+
+--- The first sync point at or after `x` that comes after the task was created. Does not block.
+-- @param t task
+-- @param x seconds
+-- @return seconds
+function Store:next_sync(t, x)
+  local per, a = self:period(), sync_anchor(self, t)
+  if x <= t.created then x = t.created + 1e-9 end
+  local s = a + math.ceil((x - a) / per) * per
+  if s < x then s = s + per end
+  local f = self.forced
+  local i = forced_before(self, x)
+  if f[i] == x then i = i - 1 end
+  if f[i + 1] and f[i + 1] < s then s = f[i + 1] end
+  return s
+end
+
+--- The phase the gateway's row of a task shows at `now` (api.md §6). Does not block.
+-- @param t task
+-- @param now seconds (default the clock)
+-- @return phase, and the sync point it was taken at (nil: placeholder, or instant mode)
+function Store:visible(t, now)
+  now = now or self.clock()
+  if self.instant then return self:phase(t, now), nil end
+  local s = self:last_sync(t, now)
+  if not s then return { status = "" }, nil end
+  if t.modal_at and s <= t.modal_at then return { status = "MODAL" }, s end
+  return self:phase(t, s), s
+end
+
+--- The task as fetch shows it: the gateway's first row for the id. Does not block.
+-- @param t task
+-- @param now seconds (default the clock)
+-- @return table for json.encode
+function Store:public(t, now)
+  now = now or self.clock()
+  local p, s = self:visible(t, now)
+  return self:dto(t, s or now, p)
+end
+
+--- Every gateway row of a task, as list-by-condition shows them (api.md §4.3): the task's
+-- row, and after `/submit/modal` (not in instant mode) a second row with action "MODAL"
+-- that shows the placeholder until the next sync and then advances; it is listed until the
+-- sync after the one that showed the final state. Does not block.
+-- @param t task
+-- @param now seconds (default the clock)
+-- @return list of tables for json.encode
+function Store:rows(t, now)
+  now = now or self.clock()
+  local first = self:public(t, now)
+  if self.instant or not t.modal_at or now < t.modal_at then return { first } end
+  local s = self:last_sync(t, now)
+  if s and s > self:next_sync(t, self:end_time(t)) then return { first } end
+  local row = { action = "MODAL", description = M.MODAL_DESCRIPTION }
+  local second
+  if not s or s <= t.modal_at then
+    row.submitTime = floor(t.modal_at * 1000) -- the gateway's own insert time, until upstream's replaces it
+    second = self:dto(t, now, { status = "" }, row)
+  else
+    second = self:dto(t, s, self:phase(t, s), row)
+  end
+  return { first, second }
+end
+
+local function escape_pattern(w)
+  return (w:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+
+--- The first banned word a prompt contains (whole words, any case), or nil. Does not block.
+-- @param prompt string
+-- @return the word as configured, or nil
+function Store:banned_word(prompt)
+  if type(prompt) ~= "string" then return nil end
+  local low = prompt:lower()
+  for _, w in ipairs(self.banned_words) do
+    local lw = w:lower()
+    if lw ~= "" and low:find("%f[%w]" .. escape_pattern(lw) .. "%f[%W]") then return w end
+  end
+  return nil
 end
 
 --- The order of a task state for callbacks (nil: no callback, e.g. MODAL). Does not block.
@@ -554,6 +718,20 @@ function Store:upstream(t, p)
   return v
 end
 
+local PNG_KEYS = { "png_preview", "png_final", "png_part0", "png_part1", "png_part2", "png_part3" }
+
+-- remember that `t` holds PNG bytes; drop the bytes of the oldest tasks (bounded memory)
+local function cache_png(self, t)
+  local cached = self.png_cached or {}
+  self.png_cached = cached
+  for _, x in ipairs(cached) do if x == t then return end end
+  cached[#cached + 1] = t
+  if #cached > M.PNG_CACHE then
+    local old = table.remove(cached, 1)
+    for _, k in ipairs(PNG_KEYS) do old[k] = nil end
+  end
+end
+
 --- The PNG bytes for a task (grid or single; a dimmer preview while running), cached.
 -- Does not block (CPU only, some milliseconds the first time).
 -- @param t task
@@ -562,20 +740,28 @@ end
 function Store:png(t, preview)
   local key = preview and "png_preview" or "png_final"
   if not t[key] then
-    -- keep the bytes of the most recent images only (bounded memory for long test runs)
-    local cached = self.png_cached or {}
-    self.png_cached = cached
-    cached[#cached + 1] = t
-    if #cached > M.PNG_CACHE then
-      local old = table.remove(cached, 1)
-      old.png_preview, old.png_final = nil, nil
-    end
+    cache_png(self, t)
     local dim = preview and 0.55 or 1
     if t.kind == "grid" or t.kind == "video" then
       t[key] = png.grid(t.colors, 256, dim)
     else
       t[key] = png.single(t.colors[1], 256, dim)
     end
+  end
+  return t[key]
+end
+
+--- The PNG bytes of one image of a finished grid: quadrant `i` (0 top-left, 1 top-right,
+-- 2 bottom-left, 3 bottom-right), exactly those pixels of the grid image, cached.
+-- Does not block (CPU only).
+-- @param t task (kind "grid")
+-- @param i 0..3
+-- @return bytes
+function Store:png_part(t, i)
+  local key = "png_part" .. i
+  if not t[key] then
+    cache_png(self, t)
+    t[key] = png.grid_part(t.colors, 256, 1, i)
   end
   return t[key]
 end
