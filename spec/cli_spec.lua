@@ -128,8 +128,7 @@ describe("mj command-line tool #once", function()
   end
 
   setup(function()
-    -- instant: `mj modal --wait` returns the stale MODAL row the gateway shows until its next sync (library bug)
-    sim = simulator.start { speed = 400, key = KEY, instant = true }
+    sim = simulator.start { speed = 400, key = KEY }
     tmp = os.tmpname()
     os.remove(tmp)
     assert(os.execute("mkdir -p " .. q(tmp)))

@@ -6,8 +6,7 @@ local MASK = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ
   .. "hKmMIQAAAABJRU5ErkJggg=="
 
 describe("client verbs #sim", function()
-  -- instant: wait after modal (vary_region, custom_zoom, modal by hand) returns the stale MODAL row (library bug)
-  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test", instant = true }
+  local sim = simulator.for_block { speed = 200, seed = 1, key = "sk-test" }
   local c
   local fast = { first_delay = 0, interval = 0.05 }
   setup(function() c = mj.new { api_key = sim.key, base_url = sim.url } end)
