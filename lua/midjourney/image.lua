@@ -316,7 +316,7 @@ function M.mask(width, height, shapes, opts)
     end
   end
   if n == 0 then error("image.mask: shapes is empty; give at least one rect or ellipse", 2) end
-  local default_unit = shapes.unit ~= nil and check_unit("shapes", shapes.unit, -1) or "px"
+  local default_unit = shapes.unit ~= nil and check_unit("shapes", shapes.unit, 0) or "px"
   local flat = {}
   for i = 1, n do add_shape(flat, i, shapes[i], default_unit, width, height) end
   local png, msg, reason = core.mask(width, height, flat, opts.level)
