@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mji_limits any = mji_default_limits();
     /* each part is a PNG we can decode again, with the quadrant's size */
     if (!out[i] || mji_decode(out[i], out_size[i], &any, &part, err) != MJI_OK) abort();
-    if (part.format != MJI_PNG || part.width != q[i].w || part.height != q[i].h || part.channels != info.channels)
+    if (part.format != MJI_PNG || part.width != q[i].w || part.height != q[i].h ||
+        part.channels != info.channels)
       abort();
     mji_image_free(&part);
     free(out[i]);

@@ -445,7 +445,8 @@ describe("image.mask", function()
       for x = 0, w - 1 do
         local o = (y * w + x) * 3
         local r, g, b = m.pixels:byte(o + 1, o + 3)
-        assert.is_true(r == g and g == b and (r == 0 or r == 255), "pixel " .. x .. "," .. y .. " is not black or white")
+        assert.is_true(r == g and g == b and (r == 0 or r == 255),
+          "pixel " .. x .. "," .. y .. " is not black or white")
         white[y * w + x] = r == 255
       end
     end
@@ -528,7 +529,8 @@ describe("image.mask", function()
       { { { rect = { 0, 0, 1, 1 } }, { rectangle = { 0, 0, 1, 1 } } }, "shapes[2]: unknown key 'rectangle'" },
       { { { rect = { 0, 0, 1, 1 }, units = "px" } }, "shapes[1]: unknown key 'units'" },
       { { { rect = { 0, 0, 1, 1 } }, unti = "fraction" }, "shapes: unknown key 'unti'" },
-      { { { rect = { 0, 0, 1, 1 }, unit = "pixels" } }, "shapes[1]: unit must be \"px\" or \"fraction\", got \"pixels\"" },
+      { { { rect = { 0, 0, 1, 1 }, unit = "pixels" } },
+        "shapes[1]: unit must be \"px\" or \"fraction\", got \"pixels\"" },
       { { unit = "percent", { rect = { 0, 0, 1, 1 } } }, "shapes: unit must be \"px\" or \"fraction\"" },
       { { { rect = { 0, 0, 10 } } }, "shapes[1].rect[4] must be a finite number ({x, y, w, h}), got nil" },
       { { { rect = { 0, 0, 0, 5 } } }, "shapes[1].rect[3] is a size and must be > 0, got 0" },
@@ -564,7 +566,8 @@ describe("image.mask", function()
       local path = tmp .. "/upscale.png"
       assert(c:download(up, path))
       local info = assert(image.info(path))
-      local mask = assert(image.mask(info.width, info.height, { { ellipse = { 0.5, 0.5, 0.25, 0.25 }, unit = "fraction" } }))
+      local mask = assert(image.mask(info.width, info.height,
+        { { ellipse = { 0.5, 0.5, 0.25, 0.25 }, unit = "fraction" } }))
       local data = assert(image.data_uri(mask, { formats = { "png" } }))
       local t, verr = c:vary_region(up, data, "a red lighthouse", { wait = true, first_delay = 0, interval = 0.05 })
       assert.is_table(t, tostring(verr))
@@ -716,7 +719,8 @@ describe("image.uri (pure Lua)", function()
       local ok, err = pcall(require, "midjourney.image")
       io.write(tostring(ok), "\n", tostring(err), "\n")
     ]])
-    local env = "LUA_PATH=" .. q(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;") .. " LUA_CPATH=" .. q(tmp .. "/none/?.so")
+    local env = "LUA_PATH=" .. q(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;")
+      .. " LUA_CPATH=" .. q(tmp .. "/none/?.so")
     local ok, out = sh(env .. " " .. LUA .. " " .. q(script) .. " " .. q(files.png))
     assert(ok, out)
     assert.matches("^data:image/png;base64,\nfalse\n", out)
@@ -749,7 +753,8 @@ describe("image build #once", function()
     ok, out = sh("cd " .. q(root) .. " && make --no-print-directory -s install DESTDIR=" .. q(dest2) .. " PREFIX=/usr")
     assert(ok, out)
     assert.is_truthy(read_file(dest2 .. "/usr/lib/lua/5.4/midjourney/image_core.so"))
-    ok, out = sh("cd " .. q(root) .. " && make --no-print-directory -s uninstall DESTDIR=" .. q(dest2) .. " PREFIX=/usr")
+    ok, out = sh("cd " .. q(root) .. " && make --no-print-directory -s uninstall DESTDIR=" .. q(dest2)
+      .. " PREFIX=/usr")
     assert(ok, out)
     assert.is_nil(read_file(dest2 .. "/usr/lib/lua/5.4/midjourney/image_core.so"))
   end)

@@ -254,7 +254,7 @@ local function add_shape(flat, i, shape, default_unit, width, height)
     if type(n) ~= "number" or n ~= n or n == math.huge or n == -math.huge then
       mask_error(string.format("%s[%d] must be a finite number (%s), got %s", gwhere, j, GEOMETRY[kind], tostring(n)))
     end
-    if j >= 3 and not (n > 0) then
+    if j >= 3 and n <= 0 then
       mask_error(string.format("%s[%d] is a size and must be > 0, got %s", gwhere, j, tostring(n)))
     end
     if unit == "fraction" and (n < 0 or n > 1) then

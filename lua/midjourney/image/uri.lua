@@ -119,7 +119,8 @@ local function check_opts(fname, opts, allowed)
       error(string.format("%s: unknown option '%s' (known: %s)", fname, tostring(k), concat(names, ", ")), 3)
     end
   end
-  if opts.max_bytes ~= nil and (type(opts.max_bytes) ~= "number" or not (opts.max_bytes >= 1)) then
+  local mb = opts.max_bytes
+  if mb ~= nil and (type(mb) ~= "number" or mb ~= mb or mb < 1) then
     error(fname .. ": option 'max_bytes' must be a positive number", 3)
   end
   return opts
