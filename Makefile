@@ -69,9 +69,13 @@ $(IMAGE_SO): $(IMAGE_SRC) $(IMAGE_HDR) Makefile
 	  $(LIBFLAG) -o $@ $(IMAGE_SRC) $(IMAGE_LIBS) -lm
 
 image-note:
+ifeq ($(IMAGE),no)
+	@echo "note: midjourney.image_core not built (IMAGE=no); require \"midjourney.image\" will fail." >&2
+else
 	@echo "note: midjourney.image_core not built: pkg-config did not find $(IMAGE_PKGS)." \
 	  "The rest builds without it; require \"midjourney.image\" will fail until you install" \
 	  "$(IMAGE_DEBS) (Debian/Ubuntu) and run make again." >&2
+endif
 
 deps:
 	@sh scripts/deps.sh test

@@ -759,6 +759,25 @@ describe("image build #once", function()
     assert.is_nil(read_file(dest2 .. "/usr/lib/lua/5.4/midjourney/image_core.so"))
   end)
 
+  it("the README's Images example runs as written", function()
+    local readme = read_file(root .. "/README.md")
+    local at = assert(readme:find("\n## Images\n", 1, true), "README has no Images section")
+    local code = assert(readme:match("```lua\n(.-)```", at))
+    local dir = tmp .. "/readme"
+    os.execute("mkdir -p " .. q(dir))
+    write_file(dir .. "/grid.png", read_file(files.png))
+    write_file(dir .. "/example.lua", code)
+    local ok, out = sh("cd " .. q(dir) .. " && LUA_PATH=" .. q(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;")
+      .. " LUA_CPATH=" .. q(root .. "/build/lua5.4/?.so;;") .. " lua5.4 example.lua")
+    assert(ok, out)
+    assert.matches("data:image/png;base64,", out, 1, true)
+    local rects = image.quadrants(256, 256)
+    for i = 1, 4 do
+      local part = assert(image.info(dir .. "/grid-U" .. i .. ".png"))
+      assert.are.same({ rects[i].w, rects[i].h }, { part.width, part.height })
+    end
+  end)
+
   it("exports only luaopen_midjourney_image_core", function()
     local ok, out = sh("nm -D --defined-only " .. q(root .. "/build/lua5.4/midjourney/image_core.so")
       .. " | awk '$2 ~ /^[TDB]$/ {print $3}'")
