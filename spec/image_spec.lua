@@ -759,6 +759,29 @@ describe("image build #once", function()
     assert.is_nil(read_file(dest2 .. "/usr/lib/lua/5.4/midjourney/image_core.so"))
   end)
 
+  it("luarocks make of rockspecs/image installs midjourney.image_core, which loads from the tree", function()
+    local src, tree = tmp .. "/rock-src", tmp .. "/rock-tree"
+    local ok, out = sh("mkdir -p " .. q(src) .. " && cp -R " .. q(root .. "/src") .. " " .. q(root .. "/lua") .. " "
+      .. q(root .. "/rockspecs") .. " " .. q(src))
+    assert(ok, out)
+    for _, v in ipairs{ { "5.4", "lua5.4", "" }, { "5.1", "luajit", " LUA_INCDIR=/usr/include/luajit-2.1" } } do
+      ok, out = sh("cd " .. q(src) .. " && luarocks make --deps-mode=none --tree=" .. q(tree) .. " --lua-version="
+        .. v[1] .. v[3] .. " rockspecs/image/midjourney-image-scm-1.rockspec")
+      assert(ok, out)
+      local so = tree .. "/lib/lua/" .. v[1] .. "/midjourney/image_core.so"
+      assert.is_truthy(read_file(so), so)
+      write_file(tmp .. "/rock-probe.lua", [[
+        local image = require("midjourney.image")
+        io.write(package.searchpath("midjourney.image_core", package.cpath), " ", #assert(image.split(arg[1])))
+      ]])
+      ok, out = sh("cd " .. q(tmp) .. " && LUA_PATH=" .. q(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;")
+        .. " LUA_CPATH=" .. q(tree .. "/lib/lua/" .. v[1] .. "/?.so") .. " " .. v[2] .. " rock-probe.lua "
+        .. q(files.png))
+      assert(ok, out)
+      assert.are.equal(so .. " 4", out)
+    end
+  end)
+
   it("the README's Images example runs as written", function()
     local readme = read_file(root .. "/README.md")
     local at = assert(readme:find("\n## Images\n", 1, true), "README has no Images section")
