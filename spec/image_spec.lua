@@ -352,6 +352,11 @@ describe("image.split", function()
     assert.is_nil(p)
     assert.are.equal("decode", err.kind)
 
+    p, err = image.split(files.png, { max_bytes = 1000 })
+    assert.is_nil(p)
+    assert.are.equal("file_too_large", err.reason)
+    assert.are.equal(256 * 1024 * 1024, image.max_file_bytes)
+
     local webp = read_file(files.webp_lossy)
     p, err = image.split(webp:sub(1, 60))
     assert.is_nil(p)

@@ -88,9 +88,13 @@ local function core_fail(what, path, message, reason)
   }
 end
 
+--- Largest image file `decode` and `split` read (256 MiB; `opts.max_bytes` overrides it per call).
+-- Memory for pixels is bounded by `limits`, not by this.
+M.max_file_bytes = 256 * 1024 * 1024
+
 -- bytes, path from the path-or-bytes rule; GIF and unknown data are refused here with a clear word
 local function load(what, value, opts)
-  local bytes, path = uri.read(value, { max_bytes = opts.max_bytes })
+  local bytes, path = uri.read(value, { max_bytes = opts.max_bytes or M.max_file_bytes })
   if not bytes then return nil, path end
   local format = uri.sniff(bytes)
   if not format then
@@ -106,7 +110,8 @@ end
 -- alpha channel or tRNS); JPEGs (greyscale, YCbCr, RGB) as RGB (EXIF orientation is not applied);
 -- WebPs as RGB or RGBA.
 -- @tparam string value image bytes or a file path
--- @tparam[opt] table opts `max_side`, `max_pixels` (lower the limits), `max_bytes` (file size cap)
+-- @tparam[opt] table opts `max_side`, `max_pixels` (lower the limits), `max_bytes` (size cap of the
+--   file or bytes, default `image.max_file_bytes`, 256 MiB)
 -- @treturn[1] table `{format = "png"|"jpeg"|"webp", width = n, height = n, channels = 3|4, pixels = string}`;
 --   `pixels` holds `height` rows of `width * channels` bytes, top row first, no padding
 -- @treturn[2] nil
@@ -185,7 +190,7 @@ end
 -- Blocks (CPU, and reading a file); never yields.
 -- @tparam string grid image bytes or a file path
 -- @tparam[opt] table opts `level` (zlib level 0–9 for the PNGs, default 6), `max_side`, `max_pixels`,
---   `max_bytes`
+--   `max_bytes` (default `image.max_file_bytes`, 256 MiB)
 -- @treturn[1] table `{png1, png2, png3, png4, format = <the grid's format>, width = <grid width>,
 --   height = <grid height>, channels = 3|4}`
 -- @treturn[2] nil
