@@ -22,7 +22,7 @@
 -- unknown option keys and malformed mask shapes raise.
 --
 -- Nothing here yields. The functions block while they work: splitting a 2048×2048 PNG grid takes
--- a fraction of a second (see `make bench`), so a Neovim or LÖVE host should not call them every frame.
+-- about a second of CPU (see `make bench`), so a Neovim or LÖVE host should not call them every frame.
 -- @module midjourney.image
 local uri = require "midjourney.image.uri"
 local errors = require "midjourney.errors"
@@ -32,7 +32,7 @@ local DEBS = "libspng-dev libjpeg-dev libwebp-dev"
 local ok, core = pcall(require, "midjourney.image_core")
 if not ok then
   local why = tostring(core):match("^[^\n]*")
-  error("midjourney.image needs the C module midjourney.image_core, which is not installed (" .. why .. "). "
+  error("midjourney.image needs the C module midjourney.image_core, which could not be loaded (" .. why .. "). "
     .. "It is built only when libspng, libjpeg(-turbo) and libwebp are found: on Debian/Ubuntu run "
     .. "`sudo apt-get install " .. DEBS .. "`, then `make && sudo make install` "
     .. "(or `luarocks make rockspecs/image/midjourney-image-scm-1.rockspec`). "

@@ -145,7 +145,7 @@ function M.read(value, opts)
     error("image: argument must be image bytes or a file path (a string), got " .. type(value), 2)
   end
   opts = check_opts("image.read", opts, { max_bytes = true })
-  local max = opts.max_bytes or M.max_bytes
+  local max = floor(opts.max_bytes or M.max_bytes)
   if M.sniff(value) then
     if #value > max then
       return fail("file_too_large", string.format("image is %d bytes, over the limit of %d", #value, max))
