@@ -5,6 +5,8 @@
 #   make test                 build for Lua 5.4 and LuaJIT, run every spec on both
 #   make install PREFIX=/usr/local [DESTDIR=...] [LUA=luajit]
 #   make demo                 imagine -> wait -> U1 -> wait -> download against the local simulator
+#   make IMAGE=no             skip midjourney/image_core.so (built by default when libspng,
+#                             libjpeg and libwebp are found by pkg-config; IMAGE=yes insists)
 
 LUA          ?= lua5.4
 ifeq ($(LUA),luajit)
@@ -27,20 +29,54 @@ PREFIX       ?= /usr/local
 LUA_LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR       ?= $(PREFIX)/bin
+# midjourney.image_core: a separate C module, so the core keeps depending on libcurl alone.
+IMAGE        ?= auto
+IMAGE_PKGS   ?= spng libjpeg libwebp
+IMAGE_DEBS   ?= libspng-dev libjpeg-dev libwebp-dev
+IMAGE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(IMAGE_PKGS) 2>/dev/null)
+IMAGE_LIBS   ?= $(shell $(PKG_CONFIG) --libs $(IMAGE_PKGS) 2>/dev/null || echo -lspng -ljpeg -lwebp)
+ifeq ($(IMAGE),auto)
+  IMAGE_FOUND := $(shell $(PKG_CONFIG) --exists $(IMAGE_PKGS) 2>/dev/null && echo yes)
+else
+  IMAGE_FOUND := $(filter yes,$(IMAGE))
+endif
 
 SRC     := $(wildcard src/*.c)
 HDR     := $(wildcard src/*.h)
 CORE_SO := $(BUILD_DIR)/midjourney/core.so
 LUA_SRC := $(shell find lua/midjourney -name '*.lua' 2>/dev/null | sort)
+IMAGE_SRC := $(wildcard src/image/*.c)
+IMAGE_HDR := $(wildcard src/image/*.h) src/compat.h
+IMAGE_SO  := $(BUILD_DIR)/midjourney/image_core.so
 
-.PHONY: all deps check test test-fast lint doc demo bench install uninstall clean fuzz valgrind sanitize screenshots
+.PHONY: all image image-note deps check test test-fast lint doc demo bench install uninstall clean fuzz valgrind sanitize screenshots
 
-all: $(CORE_SO)
+ifeq ($(IMAGE_FOUND),yes)
+all: $(CORE_SO) $(IMAGE_SO)
+image: $(IMAGE_SO)
+else
+all: $(CORE_SO) image-note
+image: image-note
+endif
 
 $(CORE_SO): $(SRC) $(HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden $(LUA_CFLAGS) $(CURL_CFLAGS) \
 	  $(LIBFLAG) -o $@ $(SRC) $(CURL_LIBS)
+
+$(IMAGE_SO): $(IMAGE_SRC) $(IMAGE_HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden $(LUA_CFLAGS) $(IMAGE_CFLAGS) \
+	  $(LIBFLAG) -o $@ $(IMAGE_SRC) $(IMAGE_LIBS) -lm
+
+image-note:
+ifeq ($(IMAGE),no)
+	@echo "note: midjourney.image_core not built (IMAGE=no); require \"midjourney.image\" will fail." >&2
+else
+	@echo "note: midjourney.image_core not built: pkg-config did not find $(IMAGE_PKGS)." \
+	  "The rest builds without it; require \"midjourney.image\" will fail until you install" \
+	  "$(IMAGE_DEBS) (Debian/Ubuntu) and run make again." >&2
+endif
 
 deps:
 	@sh scripts/deps.sh test
@@ -107,15 +143,17 @@ screenshots:
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh scripts/screenshots.sh
 
-install: $(CORE_SO)
+install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/midjourney $(DESTDIR)$(LUA_SHAREDIR) $(DESTDIR)$(BINDIR)
 	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/midjourney/core.so
+	if [ -f $(IMAGE_SO) ]; then install -m 755 $(IMAGE_SO) $(DESTDIR)$(LUA_LIBDIR)/midjourney/image_core.so; fi
 	cd lua && find midjourney -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
 	for b in mj mj-simulator; do \
 	  sed '1s|.*|#!/usr/bin/env $(LUA)|' bin/$$b > $(DESTDIR)$(BINDIR)/$$b; chmod 755 $(DESTDIR)$(BINDIR)/$$b; done
 
 uninstall:
-	rm -f $(DESTDIR)$(LUA_LIBDIR)/midjourney/core.so $(DESTDIR)$(BINDIR)/mj $(DESTDIR)$(BINDIR)/mj-simulator
+	rm -f $(DESTDIR)$(LUA_LIBDIR)/midjourney/core.so $(DESTDIR)$(LUA_LIBDIR)/midjourney/image_core.so
+	rm -f $(DESTDIR)$(BINDIR)/mj $(DESTDIR)$(BINDIR)/mj-simulator
 	rm -rf $(DESTDIR)$(LUA_SHAREDIR)/midjourney
 	-rmdir $(DESTDIR)$(LUA_LIBDIR)/midjourney 2>/dev/null
 

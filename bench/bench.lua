@@ -1,7 +1,7 @@
 -- The benchmark driver (run by bench/run.sh): lua5.4 bench/bench.lua URL TMPDIR ROOT
 -- Runs every client program interleaved REPS times, then the callgrind instruction
--- counts, the 1,000-waits run and the downloads, and prints one table plus every
--- issue-7 target as "measured / baseline = ratio (target ...)".
+-- counts, the 1,000-waits run, the downloads and the image split, and prints one table plus
+-- every issue-7 target as "measured / baseline = ratio (target ...)".
 -- Benchmarks, not tests: the numbers are printed, nothing here passes or fails.
 local URL, T, ROOT = arg[1], arg[2], arg[3]
 local QUICK = os.getenv("BENCH_QUICK") == "1"
@@ -122,6 +122,21 @@ local downloads = {
     args = { "bench/clients/client.lua", "download", BIG, T .. "/out/client.bin" } },
 }
 
+-- splitting a 2048 x 2048 PNG grid (midjourney.image.split) against ImageMagick and against the
+-- same libraries reached another way (decode, crop in Lua, encode_png per quadrant)
+local GRID = T .. "/www/grid2048.png"
+local N_SPLIT = QUICK and 1 or 2
+local splits = {
+  { key = "split", label = "image.split(grid) (libspng decode, crop in C, 4 × PNG level 6)", interp = "lua5.4",
+    args = { "bench/clients/image_split.lua", "split", GRID, "$N" } },
+  { key = "split_jit", label = "image.split(grid) (libspng decode, crop in C, 4 × PNG level 6)", interp = "luajit",
+    args = { "bench/clients/image_split.lua", "split", GRID, "$N" } },
+  { key = "split_manual", label = "image.decode + crop in Lua + 4 × image.encode_png (same libraries)",
+    interp = "lua5.4", args = { "bench/clients/image_split.lua", "manual", GRID, "$N" } },
+  { key = "split_convert", label = "ImageMagick convert grid.png -crop 2x2@ +repage (zlib level 7)", interp = "sh",
+    args = {} },
+}
+
 local results = {} -- key -> { runs = {RESULT...}, na = reason, cg = instr/request }
 
 local function record(b, r, why)
@@ -176,6 +191,44 @@ for rep = 1, REPS do
     end
     os.remove(T .. "/out/raw.bin"); os.remove(T .. "/out/engine.bin")
     os.remove(T .. "/out/client.bin"); os.remove(T .. "/out/curl.bin")
+  end
+end
+
+-- image split: make the grid once, then the four paths interleaved
+local function convert_run()
+  local im = io.open("/usr/bin/convert") and "/usr/bin/convert" or nil -- not a stand-in elsewhere on PATH
+  if not im then return nil, "n/a (ImageMagick missing: apt-get install imagemagick)" end
+  local cmd = "/usr/bin/time -f 'TIME %e %U %S %M' " .. im .. " " .. sh_quote(GRID) .. " -crop 2x2@ +repage "
+    .. sh_quote(T .. "/out/crop-%d.png")
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("a")
+  p:close()
+  local e, u, s, m = out:match("TIME (%S+) (%S+) (%S+) (%d+)")
+  if not e then return nil, "failed: " .. out:sub(1, 120) end
+  local bytes = 0
+  for i = 0, 3 do
+    local f = io.open(T .. "/out/crop-" .. i .. ".png", "rb")
+    if f then bytes = bytes + f:seek("end"); f:close() end
+    os.remove(T .. "/out/crop-" .. i .. ".png")
+  end
+  return { n = 1, wall = tonumber(e), cpu = tonumber(u) + tonumber(s), rss_kb = tonumber(m), errors = 0,
+    out_bytes = bytes }
+end
+do
+  log("bench: image split, making the 2048 x 2048 grid")
+  local maker = { interp = "lua5.4", args = { "bench/clients/image_split.lua", "make", GRID, "2048" } }
+  local made, why = run(command(maker, 0))
+  for rep = 1, REPS do
+    log("bench: image split %d", rep)
+    for _, b in ipairs(splits) do
+      if not made then
+        record(b, nil, why)
+      elseif not (results[b.key] and results[b.key].na) then
+        local r, why2
+        if b.key == "split_convert" then r, why2 = convert_run() else r, why2 = run(command(b, N_SPLIT)) end
+        record(b, r, why2)
+      end
+    end
   end
 end
 
@@ -312,6 +365,27 @@ for _, b in ipairs(downloads) do
   end
 end
 p("")
+p("## Split a 2048 × 2048 PNG grid into four PNGs (midjourney.image)")
+p("")
+p("%d interleaved runs (our rows: %d splits per process, per-split figures); median (min–max). RSS growth: peak"
+  .. " minus the process's RSS before the first split.", REPS, N_SPLIT)
+p("")
+p("| path | Lua | wall ms/split | CPU ms/split | peak RSS KiB | RSS growth KiB | output bytes (4 PNGs) |")
+p("|---|---|---|---|---|---|---|")
+local split_ms = function(r) return r.wall / r.n * 1000 end
+local split_cpu = function(r) return r.cpu / r.n * 1000 end
+for _, b in ipairs(splits) do
+  local interp = b.interp == "sh" and "C" or b.interp
+  local row = na_or(b.key, nil)
+  if row then p("| %s | %s | %s | | | | |", b.label, interp, row) else
+    local e = results[b.key]
+    p("| %s | %s | %s | %s | %s | %s | %s |", b.label, interp, range(b.key, split_ms, 0), range(b.key, split_cpu, 0),
+      fmt((stat(b.key, rss)), 0),
+      e.runs[1].rss0_kb and fmt((stat(b.key, function(r) return r.rss_kb - r.rss0_kb end)), 0) or "—",
+      fmt(e.runs[1].out_bytes, 0))
+  end
+end
+p("")
 p("## %d tasks waited on (mj.spawn + client:wait{coalesce=true}, interval %.1f s, batch 50), host loop mj.step(0) + 1 ms", N_WAITS, WAIT_INTERVAL)
 p("")
 local w = results.waits and results.waits.runs[1]
@@ -375,6 +449,19 @@ ratio_line("client:download throughput vs curl -o", med("client_dl", mibs), med(
 ratio_line("engine (file=) throughput vs curl -o", med("engine_dl", mibs), med("curl_cli", mibs), "≥", 0.9, 0, false)
 local g = med("client_dl", function(r) return growth(r) or 0 end)
 ratio_line("client:download RSS growth, KiB vs 4 MiB", g, 4096, "≤", 1, 0, true)
+p("7. Split a 2048 × 2048 PNG grid (no target; lower is better):")
+do
+  local function plain(name, m, base, unit)
+    if not m or not base then p("   - %s: n/a", name) return end
+    p("   - %s: %s / %s = **%.2f**", name, fmt(m, unit), fmt(base, unit), m / base)
+  end
+  local convert_cpu = med("split_convert", split_cpu)
+  plain("image.split CPU ms vs convert -crop 2x2@, Lua 5.4", med("split", split_cpu), convert_cpu, 0)
+  plain("image.split CPU ms vs convert -crop 2x2@, LuaJIT", med("split_jit", split_cpu), convert_cpu, 0)
+  plain("image.split peak RSS KiB vs convert", med("split", rss), med("split_convert", rss), 0)
+  plain("image.split CPU ms vs decode + Lua crop + encode_png", med("split", split_cpu),
+    med("split_manual", split_cpu), 0)
+end
 p("")
 p("Total bench time: %d s.", os.time() - t_begin)
 

@@ -134,6 +134,9 @@ for l in lua5.4 luajit; do
   if [ -f "build/$l/midjourney/core.so" ]; then
     mkdir -p "$T/cpath/$l/midjourney"
     cp "build/$l/midjourney/core.so" "$T/cpath/$l/midjourney/core.so"
+    if [ -f "build/$l/midjourney/image_core.so" ]; then
+      cp "build/$l/midjourney/image_core.so" "$T/cpath/$l/midjourney/image_core.so"
+    fi
   fi
 done
 

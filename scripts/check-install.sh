@@ -87,7 +87,11 @@ for f in p:lines() do
   -- host-specific modules (Neovim, LÖVE) need their host: installed is enough
   if not (name:match("^midjourney%.drivers%.") or name == "midjourney.health") then
     local ok, err = pcall(require, name)
-    if not ok then die("require", name, "failed:", tostring(err)) end
+    -- midjourney.image needs the optional C module midjourney.image_core (its own rock): without
+    -- it, the require must fail with the message that names the packages to install
+    local optional = name == "midjourney.image"
+      and tostring(err):find("needs the C module midjourney.image_core", 1, true)
+    if not ok and not optional then die("require", name, "failed:", tostring(err)) end
   end
   n = n + 1
 end

@@ -5,7 +5,8 @@
 --   lua5.4 scripts/gen-rockspec-modules.lua --check   print what is missing or stale; exit 1 if anything is
 --
 -- Sources of truth: every lua/midjourney/**.lua (module name from its path, `init.lua` names its
--- directory), every src/*.c (compiled into midjourney.core), every file in bin/.
+-- directory), every src/*.c (compiled into midjourney.core), every file in bin/, and for the
+-- separate image rock (rockspecs/image/*.rockspec) every src/image/*.c (midjourney.image_core).
 -- Only the text between the "BEGIN generated" and "END generated" markers is touched.
 
 local check = arg[1] == "--check"
@@ -34,6 +35,8 @@ end
 local lua_files = list("find lua/midjourney -type f -name '*.lua'")
 local c_files = list("find src -maxdepth 1 -type f -name '*.c'")
 local bin_files = list("find bin -maxdepth 1 -type f ! -name '.*'")
+local image_files = list("find src/image -maxdepth 1 -type f -name '*.c'")
+local IMAGE_ROCKSPECS = list("ls rockspecs/image/*.rockspec")
 
 local function module_name(path)
   local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
@@ -58,6 +61,19 @@ local function modules_block(indent)
     lines[#lines + 1] = indent .. "[" .. q(module_name(f)) .. "] = " .. q(f) .. ","
   end
   return lines
+end
+
+local function image_block(indent)
+  local srcs = {}
+  for _, f in ipairs(image_files) do srcs[#srcs + 1] = q(f) end
+  return {
+    indent .. '["midjourney.image_core"] = {',
+    indent .. "   sources = { " .. table.concat(srcs, ", ") .. " },",
+    indent .. '   libraries = { "spng", "jpeg", "webp", "m" },',
+    indent .. '   incdirs = { "$(SPNG_INCDIR)", "$(JPEG_INCDIR)", "$(WEBP_INCDIR)" },',
+    indent .. '   libdirs = { "$(SPNG_LIBDIR)", "$(JPEG_LIBDIR)", "$(WEBP_LIBDIR)" },',
+    indent .. "},",
+  }
 end
 
 local function bin_block(indent)
@@ -134,6 +150,30 @@ for _, spec in ipairs(ROCKSPECS) do
         if not reported then
           print(spec .. ": generated module/bin lists are stale (run: lua5.4 scripts/gen-rockspec-modules.lua)")
         end
+      else
+        local f = assert(io.open(root .. "/" .. spec, "wb"))
+        f:write(new)
+        f:close()
+        print("updated " .. spec)
+      end
+    end
+  end
+end
+for _, spec in ipairs(IMAGE_ROCKSPECS) do
+  local text, err = read(spec)
+  if not text then
+    io.stderr:write("gen-rockspec-modules: cannot read ", spec, ": ", tostring(err), "\n")
+    status = 1
+  else
+    local new, found = regenerate(text, "image%-modules", image_block)
+    if not found then
+      io.stderr:write("gen-rockspec-modules: ", spec, ": missing '-- BEGIN/END generated image-modules' markers\n")
+      status = 1
+    elseif new ~= text then
+      if check then
+        status = 1
+        print(spec .. ": the midjourney.image_core sources differ from src/image/*.c (run: lua5.4 "
+          .. "scripts/gen-rockspec-modules.lua)")
       else
         local f = assert(io.open(root .. "/" .. spec, "wb"))
         f:write(new)

@@ -2,9 +2,10 @@
 # `make lint`: every check runs, each failure prints one "lint: FAIL: ..." line (with the tool's
 # own output above it), and the script exits 1 if anything failed.
 #   luacheck      lua/ bin/ spec/ examples/ plugin/ scripts/*.lua (.luacheckrc: std min, no globals)
-#   clang-format  --dry-run --Werror on src/*.c src/*.h (.clang-format)
+#   clang-format  --dry-run --Werror on src/*.c src/*.h src/image/*.[ch] fuzz/fuzz_image.c (.clang-format)
 #   cppcheck      src/ with --error-exitcode=1
-#   rockspecs     module/bin lists match the tree (scripts/gen-rockspec-modules.lua --check),
+#   rockspecs     module/bin lists match the tree (scripts/gen-rockspec-modules.lua --check, also
+#                 rockspecs/image/),
 #                 `luarocks lint` on every rockspec
 #   shell         `sh -n` on scripts/*.sh (and shellcheck when installed and MJ_SHELLCHECK=1)
 # Tools: CLANG_FORMAT, CPPCHECK, LUACHECK, LUAROCKS override the commands.
@@ -37,7 +38,7 @@ fi
 # --- clang-format ------------------------------------------------------------------------------
 if have "$CLANG_FORMAT"; then
   bad=""
-  for f in src/*.c src/*.h; do
+  for f in src/*.c src/*.h src/image/*.c src/image/*.h fuzz/fuzz_image.c; do
     [ -f "$f" ] || continue
     if ! "$CLANG_FORMAT" --dry-run --Werror "$f" > /dev/null 2>&1; then
       n=$("$CLANG_FORMAT" "$f" | diff "$f" - | grep -c '^<')
@@ -73,7 +74,7 @@ else
   fail "rockspecs: module/bin lists are stale (fix: lua5.4 scripts/gen-rockspec-modules.lua)"
 fi
 if have "$LUAROCKS"; then
-  for spec in *.rockspec rockspecs/*.rockspec; do
+  for spec in *.rockspec rockspecs/*.rockspec rockspecs/image/*.rockspec; do
     [ -f "$spec" ] || continue
     if out=$("$LUAROCKS" lint "$spec" 2>&1); then
       pass "luarocks lint $spec"
