@@ -2,7 +2,7 @@
 local simulator = require("spec.helpers.simulator")
 local mj = require("midjourney")
 
-local MASK = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
+local MASK = require("spec.helpers.simulator").mask(64, 64, 128, 96)
   .. "hKmMIQAAAABJRU5ErkJggg=="
 
 describe("client verbs #sim", function()

@@ -3,6 +3,7 @@ local socket = require("socket")
 local json = require("midjourney.simulator.json")
 local png = require("midjourney.simulator.png")
 local helper = require("spec.helpers.simulator")
+local RAW_MASK = (helper.mask():gsub("^data:image/png;base64,", "")) -- raw base64, no data: prefix
 
 local KEY = "sk-test"
 
@@ -314,8 +315,14 @@ describe("mj-simulator", function()
       assert.are.same({}, m.buttons)
       local r = call(sim, "POST", "/mj/submit/modal", { taskId = env.result, prompt = "a red lighthouse" })
       assert.are.equal(4, decode(r).code) -- no mask
+      -- a mask that is not a PNG of the image's size is refused, as the upstream does
+      r = call(sim, "POST", "/mj/submit/modal", { taskId = env.result, prompt = "a red lighthouse",
+        maskBase64 = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA" })
+      local refused = decode(r)
+      assert.are.equal(4, refused.code)
+      assert.truthy(refused.description:find("1x1", 1, true), refused.description)
       local ok = submit(sim, "modal", { taskId = env.result, prompt = "a red lighthouse",
-        maskBase64 = "data:image/png;base64,iVBORw0KGgo=" })
+        maskBase64 = helper.mask() })
       assert.are.equal(1, ok.code)
       assert.are.equal(env.result, ok.result)
       local done = wait_status(sim, env.result, "SUCCESS")
@@ -1046,7 +1053,7 @@ describe("mj-simulator as the gateway (realistic by default)", function()
       assert.are.equal("INPAINT", m.action)
       assert.are.equal(1, #list(gw, { id }))
       assert.are.equal(1, submit(gw, "modal", { taskId = id, prompt = "a lighthouse",
-        maskBase64 = "data:image/png;base64,iVBORw0KGgo=" }).code)
+        maskBase64 = helper.mask() }).code)
       -- before the next sync: fetch shows the old row, list both rows
       m = assert(fetch(gw, id))
       assert.are.equal("MODAL", m.status)
@@ -1171,7 +1178,7 @@ describe("mj-simulator as the gateway (realistic by default)", function()
       local up = synced(gw, submit(gw, "action", { taskId = grid.id, customId = find_button(grid, "upsample::1::") })
         .result)
       local env = submit(gw, "action", { taskId = up.id, customId = find_button(up, "^MJ::Inpaint") })
-      assert.are.equal(1, submit(gw, "modal", { taskId = env.result, maskBase64 = "iVBORw0KGgo=" }).code)
+      assert.are.equal(1, submit(gw, "modal", { taskId = env.result, maskBase64 = RAW_MASK }).code)
       assert.are.equal("region fallback", synced(gw, env.result).promptEn)
     end)
   end)
@@ -1358,7 +1365,7 @@ describe("mj-simulator as the gateway (realistic by default)", function()
           customId = find_button(grid, "upsample::1::") }).result, "SUCCESS")
         local id = submit(s, "action", { taskId = up.id, customId = find_button(up, "^MJ::Inpaint") }).result
         wait_status(s, id, "MODAL")
-        assert.are.equal(1, submit(s, "modal", { taskId = id, prompt = "now", maskBase64 = "iVBORw0KGgo=" }).code)
+        assert.are.equal(1, submit(s, "modal", { taskId = id, prompt = "now", maskBase64 = RAW_MASK }).code)
         assert.are_not.equal("MODAL", fetch(s, id).status)
         assert.are.equal(1, #list(s, { id }))
       end)

@@ -26,6 +26,7 @@ local buttons = require "midjourney.buttons"
 local download = require "midjourney.download"
 local errors = require "midjourney.errors"
 local ids = require "midjourney.ids"
+local image_uri = require "midjourney.image.uri"
 local json = require "midjourney.json"
 local logmod = require "midjourney.log"
 local options = require "midjourney.options"
@@ -266,8 +267,55 @@ local function carries_images(endpoint, body)
   return false
 end
 
+-- True when an image field's value is image bytes or the path of a readable file (it then
+-- becomes a data URI); URLs, data URIs and anything else (raw base64) are sent as they are.
+local function is_file_or_bytes(v)
+  if image_uri.sniff(v) then return true end
+  if #v > 4096 or v:find("%z") or v:match("^[Hh][Tt][Tt][Pp][Ss]?://") or v:match("^[Dd][Aa][Tt][Aa]:") then
+    return false
+  end
+  local f = io.open(v, "rb")
+  if not f then return false end
+  f:close()
+  return true
+end
+
+-- Image fields given as a file path or as image bytes become data URIs (a mask must be a PNG).
+local function attach_images(endpoint, body)
+  local r = validate.rules[endpoint]
+  for f, o in pairs(r and r.images or {}) do
+    local v = body[f]
+    local formats = f == "maskBase64" and { "png" } or nil
+    local function convert(x, where)
+      if type(x) ~= "string" or not is_file_or_bytes(x) then return x end
+      local u, err = image_uri.data_uri(x, { formats = formats })
+      if not u then
+        err.message = endpoint .. ": field '" .. where .. "': " .. err.message
+        return nil, err
+      end
+      return u
+    end
+    if o.list and type(v) == "table" then
+      local out = {}
+      for i = 1, #v do
+        local u, err = convert(v[i], f .. "[" .. i .. "]")
+        if not u then return nil, err end
+        out[i] = u
+      end
+      body[f] = out
+    elseif v ~= nil then
+      local u, err = convert(v, f)
+      if not u then return nil, err end
+      body[f] = u
+    end
+  end
+  return true
+end
+
 -- Validate and send a submit body; remember the new task id.
 local function submit(self, endpoint, body, o, level)
+  local attached, aerr = attach_images(endpoint, body)
+  if not attached then return nil, aerr end
   if body.taskId ~= nil and (type(body.taskId) == "string" or type(body.taskId) == "number") then
     local sid, why = ids.check(body.taskId)
     if not sid then return nil, errors.new { kind = "invalid", message = endpoint .. ": field 'taskId': " .. why } end
@@ -740,7 +788,9 @@ end
 --- Vary (Region): press Vary (Region), wait for its MODAL, then send the mask and the
 -- prompt. Blocks, or yields.
 -- @tparam string|number|Task task an upscaled task or its id
--- @tparam string mask the mask: a PNG data URI or raw base64, white = repaint
+-- @tparam string|table mask the mask, white = repaint: a PNG data URI, raw base64, a PNG
+--   file path or PNG bytes; or a table of shapes (`midjourney.image.mask`), drawn at the
+--   size of the task's image (only its header is fetched; needs `midjourney.image`)
 -- @tparam string prompt
 -- @tparam[opt] table opts wire fields of `action`; library options: `wait`, the
 --   `client:wait` options, `modal_timeout` (how long to wait for the MODAL, 600 s)
@@ -777,14 +827,23 @@ end
 -- any Authorization header (the API key is never sent), the size is capped while
 -- receiving, the content type must be `image/*` or `video/*`, and on success the file
 -- is renamed to `path`. On any failure the partial file is removed. Retried like a read.
+--
+-- With `split = true`, the four pictures of a grid task become four files, without four
+-- billed upscales: `dest` is a directory (files `<dest>/<task id>-1.png` … `-4.png`) or a
+-- base name (`boat.png` gives `boat-1.png` … `boat-4.png`). The task's per-image URLs
+-- (`imageUrls`) are used when the gateway gives them (a file keeps the format they serve:
+-- `.png`, `.jpg` or `.webp`); otherwise the grid is downloaded and cut locally with
+-- `midjourney.image` (U1–U4 order: top-left, top-right, bottom-left, bottom-right).
 -- @tparam Task|string task_or_url a Task (its `imageUrl`; `video` for `videoUrl`;
 --   `index` for `imageUrls[i]`/`videoUrls[i]`) or an http(s) URL
--- @tparam string dest destination file
+-- @tparam string dest destination file (with `split`: a directory or a base name)
 -- @tparam[opt] table opts library options: `max_bytes` (client `max_download`),
 --   `timeout` (300 s), `low_speed_time` (client option, else 30 s), `deadline`,
---   `content_types` (accepted prefixes, default `{"image/", "video/"}`), `video`, `index`
--- @treturn[1] string path
--- @treturn[1] table info `{size=, content_type=, url=}` (url redacted)
+--   `content_types` (accepted prefixes, default `{"image/", "video/"}`), `video`, `index`,
+--   `split`
+-- @treturn[1] string path (with `split`: the list of the four paths)
+-- @treturn[1] table info `{size=, content_type=, url=}` (url redacted; with `split`:
+--   `{source = "imageUrls"|"split", sizes = {...}}`)
 -- @treturn[2] nil
 -- @treturn[2] table error
 -- @raise on wrong argument types or an unknown option

@@ -68,7 +68,8 @@ end
 --   `value, extra` or `nil, err`; `err.retryable` says whether to try again),
 --   `timeout` (per attempt), `deadline` (seconds for the whole operation),
 --   `limit` (a description of the size limit, for messages), `cleanup()` (called
---   after every failed attempt), `what` (for the log: method and path)
+--   after every failed attempt), `what` (for the log: method and path), `partial_ok`
+--   (a body cut at `max_body` is handed to the interpreter instead of failing)
 -- @return the interpreter's `value, extra`, or `nil, err`
 function M.exchange(client, req)
   local spec = req.spec
@@ -88,6 +89,9 @@ function M.exchange(client, req)
       path = req.what or spec.url, status = rec.status, attempt = attempt, time = rec.time,
       request_id = rec.request_id, error = rec.error_kind })
     local value, extra
+    if rec.error and req.partial_ok and rec.error_kind == "too_large" and rec.body and #rec.body > 0 then
+      rec.error, rec.error_kind, rec.partial = nil, nil, true
+    end
     if rec.error then
       extra = responses.transport_error(rec, req.class, req.limit)
     else

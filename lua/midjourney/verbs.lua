@@ -9,6 +9,7 @@
 -- scheduler coroutine. Argument errors raise at the level of the client method.
 -- @module midjourney.verbs
 local buttons = require "midjourney.buttons"
+local download = require "midjourney.download"
 local errors = require "midjourney.errors"
 local ids = require "midjourney.ids"
 local options = require "midjourney.options"
@@ -234,11 +235,41 @@ local function modal_flow(client, name, task, family, what, fields, opts)
   return mid, menv
 end
 
+-- A mask drawn from shapes at the size of the task's image (its header only is fetched).
+local function mask_of_shapes(client, t, shapes)
+  local ok, image = pcall(require, "midjourney.image")
+  if not ok then
+    return nil, errors.new { kind = "invalid", message = "drawing a mask from shapes needs midjourney.image: "
+      .. tostring(image) }
+  end
+  local url = t.imageUrl
+  if type(url) ~= "string" or url == "" then
+    return nil, errors.new { kind = "invalid", task = t, message = "task " .. tostring(t.id)
+      .. " has no image URL to take the mask's size from" }
+  end
+  local head, err = download.head(client, url)
+  if not head then return nil, err end
+  local info, ierr = image.info(head)
+  if not info then return nil, ierr end
+  local png = image.mask(info.width, info.height, shapes) -- raises on malformed shapes
+  return image.data_uri(png, { formats = { "png" } })
+end
+
 --- See `client:vary_region`.
 function M.vary_region(client, task, mask, prompt, opts)
-  if type(mask) ~= "string" then error("client:vary_region: argument 'mask' must be a string", 3) end
+  if type(mask) ~= "string" and type(mask) ~= "table" then
+    error("client:vary_region: argument 'mask' must be a string (a PNG data URI, raw base64, a file path or "
+      .. "PNG bytes) or a table of shapes, got " .. type(mask), 3)
+  end
   if type(prompt) ~= "string" then error("client:vary_region: argument 'prompt' must be a string", 3) end
   opts = schemas.vary_region:check(opts, 3)
+  if type(mask) == "table" then
+    local t, err = M.newest(client, task, "client:vary_region", "Vary (Region)")
+    if not t then return nil, err end
+    local m, merr = mask_of_shapes(client, t, mask)
+    if not m then return nil, merr end
+    task, mask = t, m
+  end
   return modal_flow(client, "vary_region", task, buttons.families.vary_region, "Vary (Region)",
     { maskBase64 = mask, prompt = prompt }, opts)
 end

@@ -48,6 +48,20 @@ end
 --- The whole content of a file, or nil when it cannot be read (specs use it too).
 M.read_file = read_file
 
+--- A Vary Region mask the simulator accepts: a PNG data URI of the size of its images
+-- (`png.SIDE` square), white (repaint) inside the rectangle `x, y, w, h` (default: all).
+-- Does not block.
+function M.mask(x, y, w, h)
+  local png = require("midjourney.simulator.png")
+  local side = png.SIDE
+  x, y, w, h = x or 0, y or 0, w or side, h or side
+  local bytes = png.encode(side, side, function(px, py)
+    local v = (px >= x and px < x + w and py >= y and py < y + h) and 255 or 0
+    return v, v, v
+  end)
+  return "data:image/png;base64," .. require("midjourney.image.uri").base64(bytes)
+end
+
 --- A loopback port nobody listens on (bound, read and closed). Does not block.
 -- @treturn integer
 function M.free_port()

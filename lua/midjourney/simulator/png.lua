@@ -90,6 +90,46 @@ local function chunk(kind, data)
   return u32(#data) .. kind .. data .. u32(M.crc32(kind .. data))
 end
 
+--- The side of every image the simulator serves (grids and single images are square).
+M.SIDE = 256
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_INDEX = {}
+for i = 1, 64 do B64_INDEX[B64:byte(i)] = i - 1 end
+
+--- Decode base64 text (padding and unknown characters end it). Does not block.
+-- @param s base64 text
+-- @return the bytes
+function M.unbase64(s)
+  local out, acc, bits = {}, 0, 0
+  for i = 1, #s do
+    local v = B64_INDEX[s:byte(i)]
+    if not v then break end
+    acc = acc * 64 + v
+    bits = bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      local b = floor(acc / 2 ^ bits)
+      out[#out + 1] = char(b)
+      acc = acc - b * 2 ^ bits
+    end
+  end
+  return concat(out)
+end
+
+--- Width and height from a PNG's signature and IHDR, or nil when `bytes` does not start
+-- like a PNG. Does not block.
+-- @param bytes at least the first 24 bytes
+-- @return width, height
+function M.header_size(bytes)
+  if #bytes < 24 or bytes:sub(1, 8) ~= "\137PNG\r\n\26\n" or bytes:sub(13, 16) ~= "IHDR" then return nil end
+  local function u32_at(i)
+    local a, b, c, d = bytes:byte(i, i + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+  end
+  return u32_at(17), u32_at(21)
+end
+
 --- Encode an 8-bit RGB image as PNG. Does not block.
 -- @param width pixels
 -- @param height pixels

@@ -3,6 +3,7 @@
 -- @module midjourney.simulator.routes
 local json = require("midjourney.simulator.json")
 local http = require("midjourney.simulator.http")
+local png = require("midjourney.simulator.png")
 local tasks = require("midjourney.simulator.tasks")
 
 local M = {}
@@ -277,6 +278,13 @@ function H.modal(ctx, b)
     if type(mask) ~= "string" or mask == "" then return fail(4, "maskBase64不能为空") end
     local raw = mask:gsub("^data:image/png;base64,", "")
     if not raw:match("^[%w%+/=\r\n]+$") then return fail(4, "maskBase64格式错误") end
+    -- the mask must be a PNG of the image's size (the upstream refuses anything else)
+    local w, h = png.header_size(png.unbase64(raw:gsub("[\r\n]", ""):sub(1, 44)))
+    local side = png.SIDE
+    if not w then return fail(4, "maskBase64格式错误 (not a PNG)") end
+    if w ~= side or h ~= side then
+      return fail(4, string.format("mask size %dx%d does not match the image (%dx%d)", w, h, side, side))
+    end
   end
   store:continue_modal(t, prompt)
   return submitted(ctx, t, 1, "提交成功")
@@ -487,7 +495,6 @@ end
 function H.attachment(ctx, _, caps)
   local color = ctx.attachments[caps[1]]
   if not color then return http.response(404, '{"error":"attachment_not_found"}') end
-  local png = require("midjourney.simulator.png")
   if not ctx.attachment_png[caps[1]] then ctx.attachment_png[caps[1]] = png.single(color, 64) end
   return http.response(200, ctx.attachment_png[caps[1]], "image/png")
 end

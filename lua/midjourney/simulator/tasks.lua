@@ -743,9 +743,9 @@ function Store:png(t, preview)
     cache_png(self, t)
     local dim = preview and 0.55 or 1
     if t.kind == "grid" or t.kind == "video" then
-      t[key] = png.grid(t.colors, 256, dim)
+      t[key] = png.grid(t.colors, png.SIDE, dim)
     else
-      t[key] = png.single(t.colors[1], 256, dim)
+      t[key] = png.single(t.colors[1], png.SIDE, dim)
     end
   end
   return t[key]
@@ -761,7 +761,7 @@ function Store:png_part(t, i)
   local key = "png_part" .. i
   if not t[key] then
     cache_png(self, t)
-    t[key] = png.grid_part(t.colors, 256, 1, i)
+    t[key] = png.grid_part(t.colors, png.SIDE, 1, i)
   end
   return t[key]
 end
