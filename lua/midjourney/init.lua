@@ -62,6 +62,7 @@ setmetatable(M, {
     if k == "errors" then return require "midjourney.errors" end
     if k == "json" then return require "midjourney.json" end
     if k == "core" then return require "midjourney.core" end
+    if k == "batch" then return require "midjourney.batch" end
     return nil
   end,
 })
