@@ -574,8 +574,7 @@ function Runner:submit(job, button, parent, w)
     message = tostring(err), final = final }, w)
   self:emit { type = "rejected", job = i, unit = unit, error = err, final = final }
   if outcome == "saturated" then
-    self:saturated(err.code and ("code " .. tostring(err.code)) or ("HTTP " .. tostring(err.status or 429)),
-      tonumber(err.retry_after), true)
+    self:saturated(err.status == 429 and "HTTP 429" or ("code " .. tostring(err.code)), tonumber(err.retry_after), true)
     return nil, "retry", err
   end
   if outcome == "fatal" then
