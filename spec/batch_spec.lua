@@ -154,13 +154,7 @@ describe("midjourney.batch", function()
     end)
 
     local function new_tasks(action)
-      local out = {}
-      for _, t in ipairs(helper.tasks(sim)) do
-        if t.n > tasks_before and (action == nil or t.action == action) then
-          out[t.prompt] = (out[t.prompt] or 0) + 1
-        end
-      end
-      return out
+      return helper.count_by_prompt(sim, action, tasks_before)
     end
 
     local function run(jobs, opts)
@@ -248,10 +242,12 @@ describe("midjourney.batch", function()
         results, summary = run(jobs, { concurrency = 1 })
         assert.are.equal(4, summary.done)
         assert.are.equal(1, summary.unknown)
+        assert.are.equal("unknown", results[3].status)
         assert.are.equal(0, sim:stats().requests)
         -- with resubmit_unknown: sent exactly once more
         results, summary = run(jobs, { concurrency = 1, resubmit_unknown = true })
         assert.are.equal(5, summary.done)
+        assert.are.equal("done", results[3].status)
         assert.are.equal(1, sim:count("imagine"))
         local by_prompt = new_tasks("IMAGINE")
         for i, p in ipairs(jobs) do assert.are.equal(i == 3 and 2 or 1, by_prompt[p], p) end
@@ -260,6 +256,7 @@ describe("midjourney.batch", function()
         sim:reset()
         results, summary = run(jobs, { concurrency = 1, resubmit_unknown = true })
         assert.are.equal(5, summary.done)
+        assert.is_true(results[3].resumed)
         assert.are.equal(0, sim:stats().requests)
       end)
 
@@ -371,6 +368,7 @@ describe("midjourney.batch", function()
       sim:reset()
       results, summary = run(list, { concurrency = 1 })
       assert.are.equal(3, summary.failed)
+      assert.are.equal("failed", results[2].status)
       assert.are.equal(0, sim:stats().requests)
     end)
 

@@ -7,17 +7,20 @@ local M = {}
 
 local read_file = require("spec.helpers.simulator").read_file
 
---- Every task a seeded simulator created, as `{ id, action, prompt, state }`, oldest first.
+--- Every task a seeded simulator created, as `{ n, id, action, prompt, state }` (`n`: the
+-- task's rank, 1 for the first task it made), oldest first.
 -- The simulator has no route that lists all tasks, so this asks `list-by-condition` for
 -- every id a seeded simulator can have made (its ids are a millisecond stamp that grows by
 -- 1371 per task, plus three random digits) and checks that it found as many tasks as
 -- `/_sim/stats` counts. Blocks.
 -- @param sim a handle from `spec.helpers.simulator` started with a `seed`
+-- @tparam[opt=0] integer from skip the first `from` tasks
 -- @treturn table tasks
-function M.tasks(sim)
+function M.tasks(sim, from)
+  from = from or 0
   local total = sim:stats().tasks
   local found = {}
-  for k = 1, total do
+  for k = from + 1, total do
     local ms = 1773314942000 + k * 1371
     local ids = {}
     for d = 0, 999 do ids[#ids + 1] = string.format("%d%03d", ms, d) end
@@ -28,8 +31,8 @@ function M.tasks(sim)
       found[#found + 1] = { n = k, id = tostring(t.id), action = t.action, prompt = t.prompt, state = t.state }
     end
   end
-  assert(#found == total, string.format("found %d of the simulator's %d tasks: the seeded id format changed "
-    .. "(spec/helpers/batch.lua)", #found, total))
+  assert(#found == total - from, string.format("found %d of the simulator's %d tasks: the seeded id format "
+    .. "changed (spec/helpers/batch.lua)", #found, total - from))
   return found
 end
 
@@ -37,10 +40,11 @@ end
 -- Blocks.
 -- @param sim a seeded simulator handle
 -- @tparam string action
+-- @tparam[opt=0] integer from skip the first `from` tasks
 -- @treturn table `{ [prompt] = n }`
-function M.count_by_prompt(sim, action)
+function M.count_by_prompt(sim, action, from)
   local out = {}
-  for _, t in ipairs(M.tasks(sim)) do
+  for _, t in ipairs(M.tasks(sim, from)) do
     if t.action == action then out[t.prompt] = (out[t.prompt] or 0) + 1 end
   end
   return out
