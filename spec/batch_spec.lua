@@ -420,6 +420,24 @@ describe("midjourney.batch", function()
       assert.are.equal(6, sim:stats().tasks - tasks_before)
     end)
 
+    it("refuses a second batch on a journal in use", function()
+      local jobs = prompts("eleventh", 2)
+      local second
+      local results, summary = run(jobs, { on_event = function(ev)
+        if ev.type == "accepted" and not second then
+          second = { batch.run(client, jobs, { dir = dir, wait = FAST }) }
+        end
+      end })
+      assert.is_nil(second[1])
+      assert.are.equal("busy", second[2].reason)
+      assert.are.equal(2, summary.done)
+      assert.are.equal("done", results[1].status)
+      assert.are.equal(2, sim:count("imagine"))
+      -- released at the end
+      local _, s2 = run(jobs)
+      assert.are.equal(2, s2.done)
+    end)
+
     it("an error raised by on_event stops the batch and propagates; the journal stays usable", function()
       local jobs = prompts("tenth", 3)
       assert.has_error(function()

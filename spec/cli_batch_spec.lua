@@ -219,6 +219,22 @@ describe("mj batch #once", function()
     end)
   end)
 
+  describe("a batch already running", function()
+    it("makes a second mj batch on the same directory exit 2 without sending anything", function()
+      local file = batch_file("busy", 3)
+      local dir = tmp .. "/busy"
+      sim:faults { { kind = "slow_first_byte", route = "imagine", delay = 1 } }
+      local h = start_bg(argv_of(file, dir))
+      assert.is_truthy(until_true(function() return sim:count("imagine") >= 1 end, 10))
+      local r = mj(argv_of(file, dir))
+      assert.are.equal(2, r.code, r.err)
+      assert.is_truthy(r.err:find("in use by another batch (process " .. h.pid .. ")", 1, true), r.err)
+      assert.are.equal(0, h.rc(20))
+      assert.are.equal(3, sim:count("imagine"))
+      assert.is_nil(read_file(dir .. "/.mj-batch.jsonl.lock"))
+    end)
+  end)
+
   describe("a batch in a pipe", function()
     it("runs 20 prompts with --then U1: plain event lines, a summary table, every file once and valid", function()
       local file, list = batch_file("pipe", 20)
@@ -461,6 +477,47 @@ describe("mj batch #once", function()
         faults = { { kind = "stall_after_headers", route = "image", after = 2, bytes = 1000, delay = 5 } } })
       assert.are.equal(1, seen.kills)
       assert.is_nil(next(seen.unknown))
+    end)
+  end)
+
+  describe("the README's Batches section", function()
+    local function block_after(text, heading, lang)
+      local at = assert(text:find(heading, 1, true), "README has no heading " .. heading)
+      return assert(text:match("```" .. lang .. "\n(.-)```", at), "no " .. lang .. " block after " .. heading)
+    end
+
+    it("runs as written: the shell example, its rerun, and the Lua example", function()
+      local text = assert(read_file(root .. "/README.md"))
+      local dir = tmp .. "/readme"
+      assert(os.execute("mkdir -p " .. q(dir) .. " && ln -s " .. q(root .. "/bin") .. " " .. q(dir .. "/bin")))
+      write_file(dir .. "/block.sh", block_after(text, "## Batches", "sh"))
+      write_file(dir .. "/example.lua", block_after(text, "## Batches", "lua"))
+      -- the Lua example runs meanwhile (its own directory), since both mostly wait for polls
+      local lua_out, lua_rc = tmp .. "/readme-lua.out", tmp .. "/readme-lua.rc"
+      os.execute("cd " .. q(dir) .. " && ( " .. env_prefix {} .. " lua5.4 example.lua >" .. q(lua_out)
+        .. " 2>&1; echo $? >" .. q(lua_rc) .. " ) >/dev/null 2>&1 &")
+      local out, rc = tmp .. "/readme.out", tmp .. "/readme.rc"
+      os.execute("cd " .. q(dir) .. " && " .. env_prefix {} .. " bash -e block.sh >" .. q(out) .. " 2>&1; echo $? >"
+        .. q(rc))
+      local log = read_file(out) or ""
+      check_no_key(log)
+      assert.are.equal(0, tonumber(read_file(rc)), log)
+      helper.check_outputs(dir .. "/out", { "001-a-red-paper-boat-on-a-pond.png",
+        "001-a-red-paper-boat-on-a-pond-U2.png", "002-a-lighthouse-in-the-fog.png",
+        "002-a-lighthouse-in-the-fog-U2.png", "003-fox.png", "003-fox-U1.png", "003-fox-U3.png" })
+      assert.is_truthy(log:find("(7 submits sent", 1, true), log)
+      -- the second command sent nothing
+      assert.is_truthy(log:find("(0 submits sent", 1, true), log)
+      local code = until_true(function() return tonumber(read_file(lua_rc) or "") end, 60)
+      log = read_file(lua_out) or ""
+      assert.are.equal(0, code, log)
+      assert.is_truthy(log:find("2 done, 0 failed, 0 unknown", 1, true), log)
+      assert.is_truthy(log:find("saved lua-out/002-fox-U3.png", 1, true), log)
+      helper.check_outputs(dir .. "/lua-out", { "001-a-red-paper-boat-on-a-pond.png", "002-fox.png", "002-fox-U1.png",
+        "002-fox-U3.png" })
+      -- at the simulator: 3 + 2 prompts and 4 + 2 buttons, each sent once
+      assert.are.equal(5, sim:count("imagine"))
+      assert.are.equal(6, sim:count("action"))
     end)
   end)
 

@@ -810,9 +810,18 @@ function Runner:run()
     os.execute("mkdir -p '" .. self.dir:gsub("'", "'\\''") .. "' 2>/dev/null")
   end
   local j, err = journal.open(self.journal_path, { fingerprint = M.fingerprint(self.jobs), jobs = #self.jobs,
-    source = self.source or "this job list", run = { resubmit_unknown = self.resubmit_unknown } })
+    source = self.source or "this job list", run = { resubmit_unknown = self.resubmit_unknown }, lock = true })
   if not j then return nil, err end
   self.j = j
+  local ok, results, summary = pcall(self.drive, self)
+  j:close()
+  if not ok then error(results, 0) end
+  return results, summary
+end
+
+-- The body of `run` once the journal is open.
+function Runner:drive()
+  local j = self.j
   self.done_before = {}
   local counts = { done = 0, failed = 0, unknown = 0 }
   local skipped = {}
@@ -846,6 +855,15 @@ function Runner:run()
     self.workers[w] = handles[w]
   end
   if #handles > 0 then mj.join(handles) end
+  local unwinding = false
+  for _, h in pairs(self.workers) do
+    local st = h:status()
+    if st == "pending" or st == "running" then unwinding = true end
+  end
+  if unwinding then
+    -- our own coroutine was cancelled while the workers ran: cancel them too
+    self:halt(true, nil)
+  end
   for w, h in pairs(self.workers) do
     if h:status() == "failed" then
       local _, e = h:result()

@@ -48,7 +48,8 @@
 --
 -- Nothing in this module yields; reading and writing the file block (local I/O).
 -- Errors are `nil, err` with `err.kind == "invalid"` and `err.reason` one of
--- `"mismatch"` (another batch's journal), `"corrupt"`, `"version"`, `"io"`.
+-- `"mismatch"` (another batch's journal), `"corrupt"`, `"version"`, `"busy"` (another
+-- batch uses it), `"io"`.
 -- @module midjourney.journal
 
 local json = require "midjourney.json"
@@ -314,23 +315,83 @@ local function random_tag()
   return M.hash(tostring(os.time()) .. tostring(os.clock()) .. tostring({})):sub(1, 12)
 end
 
+-- ---------------------------------------------------------------- locking
+
+local held = {} -- paths this process holds with `lock = true`
+
+local function own_pid()
+  local s = read_all("/proc/self/stat")
+  return s and s:match("^(%d+)") or nil
+end
+
+local function pid_alive(pid)
+  local s = read_all("/proc/" .. pid .. "/stat")
+  return s ~= nil and not s:match("^%d+ %b() [ZX]")
+end
+
+-- Takes the journal's lock (see `open`); returns true or nil, err.
+local function lock(self)
+  local path = self.path
+  if held[path] then
+    return fail("busy", path .. " is already in use by another batch in this process")
+  end
+  local pid = own_pid()
+  if pid then
+    local file = path .. ".lock"
+    local other = (read_all(file) or ""):match("^(%d+)")
+    if other and other ~= pid and pid_alive(other) then
+      return fail("busy", string.format("%s is in use by another batch (process %s): wait for it to end or "
+        .. "stop it (if no batch runs, remove %s)", path, other, file))
+    end
+    local f = io.open(file, "wb")
+    if f then
+      f:write(pid, "\n")
+      f:close()
+      self.lock_file, self.pid = file, pid
+    end
+  end
+  held[path] = true
+  self.held = true
+  return true
+end
+
+--- Releases the journal's lock (when `open` took one). Idempotent; the journal can
+-- still be read (`state`) but should not be appended to any more. Blocks briefly
+-- (removes the lock file).
+function Journal:close()
+  if self.lock_file and (read_all(self.lock_file) or ""):match("^(%d+)") == self.pid then
+    os.remove(self.lock_file)
+  end
+  self.lock_file = nil
+  if self.held then
+    held[self.path] = nil
+    self.held = nil
+  end
+end
+
 --- Opens a journal for a batch: reads it (when it exists) and rebuilds every job's
 -- state, refuses a journal written for another job list, drops a torn last line,
 -- or creates the file with its `batch` record. Blocks (local file I/O); sends nothing.
+--
+-- With `lock`, only one batch at a time may use the journal: a second `open` in the
+-- same process is refused until `close`, and on Linux `PATH.lock` holds the process
+-- id, so a batch in another process is refused while that process lives (a lock left
+-- by a process that died is taken over). Best effort: two processes starting in the
+-- same instant are not told apart.
 -- @tparam string path
 -- @tparam table opts `fingerprint` (string, required: identifies the job list, see
 --   `midjourney.batch.fingerprint`), `jobs` (number of jobs), `source` (a name for
 --   messages, e.g. the batch file), `run` (a table: fields of the `run` record to append;
---   default none)
+--   default none), `lock` (boolean, default false)
 -- @treturn[1] Journal the open journal (`path`, `header`, `state`, `repaired` bytes dropped, `created`)
 -- @treturn[2] nil
--- @treturn[2] table error: kind `"invalid"`, `reason` "mismatch", "corrupt", "version" or "io"
+-- @treturn[2] table error: kind `"invalid"`, `reason` "mismatch", "corrupt", "version", "busy" or "io"
 -- @raise on wrong argument types
 function M.open(path, opts)
   if type(path) ~= "string" or path == "" then error("journal.open: argument 'path' must be a non-empty string", 2) end
   if type(opts) ~= "table" then error("journal.open: argument 'opts' must be a table", 2) end
   for k in pairs(opts) do
-    if k ~= "fingerprint" and k ~= "jobs" and k ~= "source" and k ~= "run" then
+    if k ~= "fingerprint" and k ~= "jobs" and k ~= "source" and k ~= "run" and k ~= "lock" then
       error("journal.open: unknown option '" .. tostring(k) .. "'", 2)
     end
   end
@@ -338,6 +399,18 @@ function M.open(path, opts)
   local njobs = opts.jobs
   if njobs ~= nil and type(njobs) ~= "number" then error("journal.open: option 'jobs' must be a number", 2) end
   local self = setmetatable({ path = path, repaired = 0, created = false }, Journal)
+  if opts.lock then
+    local ok, err = lock(self)
+    if not ok then return nil, err end
+  end
+  local j, err = self:_read(opts, njobs)
+  if not j then self:close() end
+  return j, err
+end
+
+-- The body of `open` after the lock.
+function Journal:_read(opts, njobs)
+  local path = self.path
   local text = read_all(path)
   local records = {}
   if text and text ~= "" then

@@ -86,8 +86,8 @@ function Display:line_of(slot)
   local name = slot.name
   if #name > 24 then name = name:sub(1, 23) .. "~" end
   local pct = p and string.format("%3d%%", math.floor(p + 0.5)) or "  ?%"
-  local head = string.format("%-24s %-7s", name, slot.unit or "")
-  local tail = string.format(" %s %-11s %7s", pct, slot.status or "", elapsed_text(now() - slot.start))
+  local head = string.format("%-24s %-7s", render.clean(name), render.clean(slot.unit or ""))
+  local tail = string.format(" %s %-11s %7s", pct, render.clean(slot.status or ""), elapsed_text(now() - slot.start))
   local barw = math.min(30, width - #head - #tail - 3)
   if barw >= 5 then
     local full, empty = self.unicode and "█" or "#", self.unicode and "░" or "-"
@@ -118,13 +118,13 @@ function Display:draw(final)
   if self.mode ~= "tty" then return end
   local buf = {}
   if self.drawn > 0 then buf[#buf + 1] = "\r\27[" .. self.drawn .. "A" end
-  buf[#buf + 1] = "\r\27[2K" .. render.clean(self:overall()) .. "\n"
+  buf[#buf + 1] = "\r\27[2K" .. self:overall() .. "\n"
   local n = 1
   if not final then
     for _, i in ipairs(self.order) do
       local slot = self.live[i]
       if slot then
-        buf[#buf + 1] = "\r\27[2K" .. render.clean(self:line_of(slot)) .. "\n"
+        buf[#buf + 1] = "\r\27[2K" .. self:line_of(slot) .. "\n"
         n = n + 1
       end
     end
@@ -136,11 +136,13 @@ function Display:draw(final)
   self.last_draw = now()
 end
 
-function Display:plain(text)
+-- One line of text: in a pipe every event has one; on a terminal only those that matter
+-- (`important`) go above the live block, which shows the rest.
+function Display:plain(text, important)
   if self.mode == "plain" then
     self.err:write(render.clean(text), "\n")
     self.err:flush()
-  elseif self.mode == "tty" then
+  elseif self.mode == "tty" and important then
     -- a line above the live block
     if self.drawn > 0 then self.err:write("\r\27[" .. self.drawn .. "A\27[J") end
     self.err:write(render.clean(text), "\n")
@@ -169,7 +171,7 @@ function Display:event(ev)
     if (ev.repaired or 0) > 0 then
       text = text .. string.format(" (dropped a torn last line of %d bytes)", ev.repaired)
     end
-    self:plain(text)
+    self:plain(text, true)
   elseif t == "job" then
     if not self.started[ev.job] then self.started[ev.job] = true end
     self.queued = self.queued - 1
@@ -208,9 +210,9 @@ function Display:event(ev)
   elseif t == "saved" then
     self:plain(string.format("%s saved %s (%d bytes)", name, ev.path, ev.size or 0))
   elseif t == "rejected" then
-    if ev.final then self:plain(string.format("%s %s refused: %s", name, unit, err_text(ev.error))) end
+    if ev.final then self:plain(string.format("%s %s refused: %s", name, unit, err_text(ev.error)), true) end
   elseif t == "unknown" then
-    self:plain(string.format("%s %s outcome unknown: %s", name, unit, err_text(ev.error)))
+    self:plain(string.format("%s %s outcome unknown: %s", name, unit, err_text(ev.error)), true)
   elseif t == "done" or t == "failed" or t == "unknown_job" then
     if self.live[ev.job] then
       self.live[ev.job] = nil
@@ -224,21 +226,21 @@ function Display:event(ev)
       self:plain(name .. " done")
     elseif t == "failed" then
       self.failed = self.failed + 1
-      self:plain(name .. " failed" .. (ev.error and (": " .. err_text(ev.error)) or ""))
+      self:plain(name .. " failed" .. (ev.error and (": " .. err_text(ev.error)) or ""), true)
     else
       self.unknown = self.unknown + 1
-      self:plain(name .. " unknown: its submit may have been accepted; not sent again")
+      self:plain(name .. " unknown: its submit may have been accepted; not sent again", true)
     end
   elseif t == "throttle" then
     self.limit = ev.limit
     if ev.reason == "calm" then
-      self:plain(string.format("batch: up to %d jobs in flight again", ev.limit))
+      self:plain(string.format("batch: up to %d jobs in flight again", ev.limit), true)
     else
       self:plain(string.format("batch: gateway saturated (%s): %d jobs in flight at most%s", ev.reason, ev.limit,
-        (ev.wait or 0) > 0 and string.format(", pausing new submits for %.1fs", ev.wait) or ""))
+        (ev.wait or 0) > 0 and string.format(", pausing new submits for %.1fs", ev.wait) or ""), true)
     end
   elseif t == "fatal" then
-    self:plain("batch: stopping: " .. err_text(ev.error))
+    self:plain("batch: stopping: " .. err_text(ev.error), true)
   end
   if self.mode == "tty" and now() - self.last_draw >= 0.1 then self:draw() end
 end
@@ -312,7 +314,7 @@ function M.run(ctx)
     mode = render.detect { quiet = opts.quiet, tty = opts.tty, no_tty = opts["no-tty"] }
   end
   local display = M.display { mode = mode, err = ctx.err, out = ctx.out,
-    width = tonumber(os.getenv("COLUMNS") or "") or 100, unicode = ctx.render and ctx.render.full == "█" }
+    width = ctx.render and ctx.render.width or 80, unicode = ctx.render and ctx.render.full == "█" }
   local wait = {}
   if opts.timeout then wait.timeout = opts.timeout end
   if opts.interval then wait.interval, wait.first_delay = opts.interval, opts.interval end
@@ -342,7 +344,7 @@ function M.run(ctx)
     if inflight > 0 then
       display:plain(string.format("mj: interrupted: waiting up to %ds for %d submit%s in flight to answer "
         .. "(Ctrl-C again quits at once; the journal stays consistent)", M.grace, inflight,
-        inflight == 1 and "" or "s"))
+        inflight == 1 and "" or "s"), true)
     end
     local deadline = now() + M.grace
     while alive() and now() < deadline do pcall(mj.step, 0.1) end
