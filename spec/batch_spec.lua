@@ -387,6 +387,29 @@ describe("midjourney.batch", function()
       assert.are.equal(10, s2.done)
     end)
 
+    it("a key refused while waiting stops the batch; a rerun waits on the same tasks again", function()
+      local jobs = prompts("twelfth", 4)
+      sim:faults {
+        { kind = "status", status = 401, route = "list", times = -1 },
+        { kind = "status", status = 401, route = "fetch", times = -1 },
+      }
+      local events = {}
+      local results, summary = run(jobs, { on_event = events_of(events) })
+      assert.are.equal(401, summary.fatal.status)
+      assert.are.equal(4, summary.pending)
+      assert.are.equal("pending", results[1].status)
+      assert.is_truthy(results[1].id)
+      assert.are.equal(1, count_type(events, "fatal"))
+      assert.are.equal(4, sim:count("imagine"))
+      sim:reset()
+      events = {}
+      local again, s2 = run(jobs, { on_event = events_of(events) })
+      assert.are.equal(4, s2.done)
+      assert.are.equal(0, sim:count("imagine"))
+      assert.are.equal(4, count_type(events, "attach"))
+      for i = 1, 4 do assert.are.equal(results[i].id, again[i].id) end
+    end)
+
     it("yields inside a scheduler coroutine, and stop() leaves it resumable", function()
       local jobs = prompts("ninth", 6)
       local ticks, runner = 0, nil

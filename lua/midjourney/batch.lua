@@ -422,23 +422,29 @@ end
 -- "final" (this job's submit is refused for good).
 local function submit_outcome(err)
   local k = err.kind
-  if k == "cancelled" or k == "maybe_accepted" or k == "decode" or k == "timeout" then return "unknown" end
+  if k == "cancelled" or k == "maybe_accepted" or k == "decode" then return "unknown" end
   if k == "rate_limited" then return "saturated" end
   if k == "api" and (err.code == 23 or err.code == 9 or err.code == 30) then return "saturated" end
   if type(err.status) == "number" and err.status >= 500 then return "unknown" end
-  if k == "http" or k == "transport" then return "fatal" end
+  -- transport and timeout: the request never left (the client says maybe_accepted otherwise),
+  -- so the gateway is unreachable
+  if k == "http" or k == "transport" or k == "timeout" then return "fatal" end
   if err.status == 401 or err.status == 403 then return "fatal" end
   if k == "invalid" and tostring(err.message):find("no API key", 1, true) then return "fatal" end
   return "final"
 end
 
--- How a failed wait/fetch/download leaves a job: "stopped", "fatal", or "error" (this
--- run failed on it; a rerun tries again).
-local function read_outcome(err)
+-- How a failed wait/fetch/download leaves a job: "stopped" (cancelled, or an error that
+-- stops the whole batch: a refused key), or "error" (this run failed on it; a rerun tries
+-- again).
+function Runner:read_failed(err, w)
   local k = err.kind
   if k == "cancelled" then return "stopped" end
-  if err.status == 401 or err.status == 403 then return "fatal" end
-  if k == "invalid" and tostring(err.message):find("no API key", 1, true) then return "fatal" end
+  if err.status == 401 or err.status == 403
+    or (k == "invalid" and tostring(err.message):find("no API key", 1, true)) then
+    self:set_fatal(err, w)
+    return "stopped"
+  end
   return "error"
 end
 
@@ -494,7 +500,7 @@ function Runner:await(job, button, id, w)
     self:record({ t = "error", job = i, button = button, kind = "not_found", message = msg, final = true }, w)
     return nil, "failed", msg
   end
-  return nil, read_outcome(err), err
+  return nil, self:read_failed(err, w), err
 end
 
 -- Submits a unit (the grid, or a button on `parent`). Returns the new task id, or nil,
@@ -585,8 +591,7 @@ function Runner:submit(job, button, parent, w)
 end
 
 -- Brings a unit to a SUCCESS task snapshot: re-attaches to a known id, or submits.
--- Returns the task, or nil, outcome ("failed", "unknown", "retry", "stopped", "error",
--- "fatal"), err.
+-- Returns the task, or nil, outcome ("failed", "unknown", "retry", "stopped", "error"), err.
 function Runner:obtain(job, button, parent, w)
   local i = job.index
   local u = self.j:unit(i, button)
@@ -602,7 +607,7 @@ function Runner:obtain(job, button, parent, w)
           self:record({ t = "error", job = i, button = button, kind = "not_found", message = msg, final = true }, w)
           return nil, "failed", msg
         end
-        return nil, read_outcome(err), err
+        return nil, self:read_failed(err, w), err
       end
     end
     self:emit { type = "attach", job = i, unit = unit, id = u.id }
@@ -624,7 +629,7 @@ end
 function Runner:save(job, button, task, path, w)
   local i = job.index
   local saved, info = self.client:download(task, path, self.download_opts)
-  if not saved then return nil, read_outcome(info), info end
+  if not saved then return nil, self:read_failed(info, w), info end
   local size = tonumber(info and info.size) or file_size(path)
   if not self:record({ t = "file", job = i, button = button, path = path, size = size }, w) then
     return nil, "stopped"
@@ -672,7 +677,6 @@ function Runner:run_job(job, w)
       if not ok then outcome, err = o2, e2 end
     end
     if outcome then
-      if outcome == "fatal" then outcome = "stopped" end
       if rank[outcome] > rank[worst] then worst, worst_err = outcome, err end
       if outcome == "stopped" or outcome == "retry" then return outcome, err end
     end
@@ -696,7 +700,8 @@ function Runner:take()
     if self.active < self.limit and t >= self.cooldown_until then
       return table.remove(self.queue, 1)
     end
-    mj.sleep(math.max(0.01, math.min(0.1, self.cooldown_until - t)))
+    -- a slot frees when a job ends, a pause ends at cooldown_until: look again soon
+    mj.sleep(math.max(0.01, math.min(0.05, self.cooldown_until - t)))
   end
 end
 
