@@ -387,6 +387,22 @@ describe("midjourney.batch", function()
       assert.are.equal(10, s2.done)
     end)
 
+    it("an unreachable gateway stops the batch; the submit that never left is sent on the rerun", function()
+      local jobs = prompts("thirteenth", 3)
+      local down = mj.new { base_url = "http://127.0.0.1:" .. simulator.free_port(), api_key = sim.key,
+        max_retries = 0 }
+      local results, summary = batch.run(down, jobs, { dir = dir, wait = FAST, concurrency = 1 })
+      assert.are.equal("transport", summary.fatal.kind)
+      assert.are.equal(3, summary.pending)
+      assert.are.same({}, results[1].unknown)
+      local st = assert(journal.load(dir .. "/.mj-batch.jsonl"))
+      assert.is_false(st.jobs[1].grid.unknown)
+      assert.is_false(st.jobs[1].grid.rejected.final)
+      local _, s2 = run(jobs, { concurrency = 1 })
+      assert.are.equal(3, s2.done)
+      assert.are.equal(3, sim:count("imagine"))
+    end)
+
     it("a key refused while waiting stops the batch; a rerun waits on the same tasks again", function()
       local jobs = prompts("twelfth", 4)
       sim:faults {
