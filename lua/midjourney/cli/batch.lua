@@ -58,7 +58,7 @@ function M.display(o)
   local self = setmetatable({
     mode = o.mode, err = o.err, out = o.out, width = o.width or 80,
     total = 0, done = 0, failed = 0, unknown = 0, queued = 0, running = 0,
-    finished_now = 0, started = {}, live = {}, order = {}, drawn = 0, last_draw = 0,
+    finished_now = 0, live = {}, order = {}, drawn = 0, last_draw = 0,
     t0 = now(), limit = nil, max = nil,
   }, Display)
   self.unicode = o.unicode
@@ -151,6 +151,14 @@ function Display:plain(text, important)
   end
 end
 
+-- A job leaves the live block.
+function Display:drop(i)
+  self.live[i] = nil
+  for k = #self.order, 1, -1 do
+    if self.order[k] == i then table.remove(self.order, k) end
+  end
+end
+
 --- Takes one event of `midjourney.batch`. Blocks (writes).
 -- @tparam table ev
 function Display:event(ev)
@@ -173,7 +181,6 @@ function Display:event(ev)
     end
     self:plain(text, true)
   elseif t == "job" then
-    if not self.started[ev.job] then self.started[ev.job] = true end
     self.queued = self.queued - 1
     self.running = self.running + 1
     self.live[ev.job] = { name = name, unit = "imagine", status = "STARTING", start = now() }
@@ -181,7 +188,7 @@ function Display:event(ev)
   elseif t == "requeue" then
     self.queued = self.queued + 1
     self.running = self.running - 1
-    self.live[ev.job] = nil
+    self:drop(ev.job)
     self:plain(string.format("%s %s refused (%s): queued again", name, unit ~= "" and unit or "imagine",
       err_text(ev.error) or "saturated"))
   elseif t == "submit" then
@@ -215,7 +222,7 @@ function Display:event(ev)
     self:plain(string.format("%s %s outcome unknown: %s", name, unit, err_text(ev.error)), true)
   elseif t == "done" or t == "failed" or t == "unknown_job" then
     if self.live[ev.job] then
-      self.live[ev.job] = nil
+      self:drop(ev.job)
       self.running = self.running - 1
     else
       self.queued = self.queued - 1
