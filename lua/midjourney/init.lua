@@ -72,6 +72,7 @@ setmetatable(M, {
     if k == "json" then return require "midjourney.json" end
     if k == "core" then return require "midjourney.core" end
     if k == "scheduler" then return scheduler end
+    if k == "batch" then return require "midjourney.batch" end
     return nil
   end,
 })

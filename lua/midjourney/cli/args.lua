@@ -169,6 +169,28 @@ M.commands = {
     },
     examples = { "mj download 1712345678901234 -o boat.png" },
   },
+  batch = {
+    usage = "mj batch FILE [options]", min = 1, max = 1,
+    summary = "run many prompts, resumable: a rerun never pays twice for a job",
+    description = "FILE has one prompt per line (blank lines and # comments skipped) or JSON lines\n"
+      .. '{"prompt": "...", "name": "...", "then": ["U1", "U3"]}; - reads standard input.\n'
+      .. "Each job's grid is saved as DIR/NNN-slug.png, each follow-up as DIR/NNN-slug-U1.png.\n"
+      .. "A journal (DIR/.mj-batch.jsonl) records every submit before it is sent: run the same\n"
+      .. "command again to resume (finished jobs are skipped, known tasks are waited on again,\n"
+      .. "missing files fetched again). A submit whose outcome is unknown is not sent again\n"
+      .. "unless --resubmit-unknown is given. Exit 0 all done, 1 some job failed or is unknown,\n"
+      .. "3 an API/HTTP error stopped the batch, 130 interrupted (rerun to go on).",
+    options = {
+      opt("output", { short = "o", arg = "DIR", help = "where the images go (default: the current directory)" }),
+      opt("then", { arg = "U1,U2|all",
+        help = "follow-up buttons pressed on every grid (JSON lines may set their own)" }),
+      opt("concurrency", { arg = "N", number = true, help = "jobs in flight at most (default 4)" }),
+      opt("journal", { arg = "PATH", help = "the journal (default DIR/.mj-batch.jsonl)" }),
+      opt("resubmit-unknown", { flag = true,
+        help = "send once more the submits whose outcome is unknown (may pay twice)" }),
+    },
+    examples = { "mj batch prompts.txt -o out --then U1" },
+  },
   buttons = {
     usage = "mj buttons TASK [options]", min = 1, max = 1,
     summary = "list the buttons of a task (label, emoji, customId)",
@@ -180,7 +202,7 @@ M.commands = {
 
 --- The commands in help order.
 M.order = { "imagine", "action", "modal", "blend", "describe", "shorten", "video",
-  "fetch", "wait", "list", "seed", "download", "buttons" }
+  "fetch", "wait", "list", "seed", "download", "buttons", "batch" }
 
 -- ---------------------------------------------------------------- help texts
 

@@ -512,4 +512,10 @@ function M.buttons(ctx)
   return EXIT.ok
 end
 
+--- `mj batch FILE`: see `midjourney.cli.batch`.
+-- Blocks (drives the scheduler until the batch ends).
+function M.batch(ctx)
+  return require("midjourney.cli.batch").run(ctx)
+end
+
 return M
