@@ -11,6 +11,10 @@
 -- @module midjourney.options
 local M = {}
 
+--- What `check` returns for absent options: a shared empty table, never to be modified
+-- (a proxy that raises on writes).
+M.EMPTY = setmetatable({}, { __newindex = function() error("options: the shared empty options table is read-only", 2) end })
+
 --- The largest number of seconds a time option accepts (about 11.5 days).
 M.MAX_SECONDS = 1e6
 
@@ -149,11 +153,11 @@ end
 -- @tparam table|nil opts
 -- @tparam[opt=1] integer level the error level as the caller of `check` counts it
 --   (1 = the function calling `check`)
--- @treturn table opts (the same table, or a new empty one)
+-- @treturn table opts (the same table, or a shared empty one that must not be modified)
 -- @raise on a non-table `opts`, an unknown key or a bad value
 function Schema:check(opts, level)
+  if opts == nil then return M.EMPTY end
   level = (level or 1) + 1
-  if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(self.fname .. ": argument 'opts' must be a table, got " .. type(opts), level)
   end

@@ -55,10 +55,6 @@ function M.api_headers(client, with_body)
   return h
 end
 
-local function log(client, level, fields)
-  if client.log then client.log(level, fields) end
-end
-
 --- Runs one exchange with retries. Blocks, or yields in a scheduler coroutine.
 -- @param client the client (its timeouts, policy, logger)
 -- @tparam table req
@@ -85,9 +81,12 @@ function M.exchange(client, req)
     spec.timeout = math.min(req.timeout, left)
     spec.connect_timeout = math.min(client.connect_timeout, left)
     local rec = scheduler.request(spec)
-    log(client, "debug", { event = req.class == "download" and "download" or "response", method = spec.method,
-      path = req.what or spec.url, status = rec.status, attempt = attempt, time = rec.time,
-      request_id = rec.request_id, error = rec.error_kind })
+    local log = client.log
+    if log then -- (the poll path builds no log table when logging is off)
+      log("debug", { event = req.class == "download" and "download" or "response", method = spec.method,
+        path = req.what or spec.url, status = rec.status, attempt = attempt, time = rec.time,
+        request_id = rec.request_id, error = rec.error_kind })
+    end
     local value, extra
     if rec.error and req.partial_ok and rec.error_kind == "too_large" and rec.body and #rec.body > 0 then
       rec.error, rec.error_kind, rec.partial = nil, nil, true
@@ -107,8 +106,10 @@ function M.exchange(client, req)
       extra.message = extra.message .. " (no retry: the operation deadline is near)"
       return nil, extra
     end
-    log(client, "info", { event = "retry", method = spec.method, path = req.what or spec.url, attempt = attempt,
-      time = delay, error = extra.kind })
+    if log then
+      log("info", { event = "retry", method = spec.method, path = req.what or spec.url, attempt = attempt,
+        time = delay, error = extra.kind })
+    end
     M.sleep(client, delay)
   end
 end
