@@ -44,8 +44,7 @@
 #define MAX_SIZE 9007199254740992.0 /* byte limits: 2^53, exact in a double, fits a size_t on 64 bits */
 #define EASY_POOL_MAX 64
 #define EVENTS_MAX 64
-#define HV_SHORT 256
-#define HV_LONG 2048
+#define HV_MAX 2048 /* longest header value kept (longer ones are cut) */
 
 /* Wraparound is intended here (multiplicative hashing); clang's -fsanitize=integer must not flag it. */
 #if defined(__clang__)
@@ -59,6 +58,11 @@ typedef struct buffer {
   size_t len, cap;
 } buffer;
 
+/* The response headers a record reports (allocated when seen: most responses carry one or two). */
+enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOCATION, HV_COUNT };
+static const char *const hv_fields[HV_COUNT] = {"content_type", "retry_after", "retry_after_ms", "request_id",
+                                                "location"};
+
 typedef struct transfer {
   CURL *easy;
   lua_Integer id;
@@ -70,8 +74,7 @@ typedef struct transfer {
   int file_failed, headers_done, finished;
   const char *too_large; /* NULL, or the limit the response went over (the record's `limit`) */
   CURLcode result;
-  char content_type[HV_SHORT], retry_after[HV_SHORT], retry_after_ms[HV_SHORT], request_id[HV_SHORT];
-  char location[HV_LONG];
+  char *hv[HV_COUNT]; /* the values of the headers we keep, from the last response; NULL: absent */
   char errbuf[CURL_ERROR_SIZE];
   struct transfer *done_prev, *done_next; /* the done list: finished, record not handed out yet */
 } transfer;
@@ -231,11 +234,23 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
+/* Keeps a header value without trailing blanks (cut at HV_MAX); out of memory drops it. */
+static void keep_value(transfer *t, int k, const char *v, size_t n) {
   while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
-  if (n >= cap) n = cap - 1;
-  memcpy(dst, v, n);
-  dst[n] = '\0';
+  if (n > HV_MAX) n = HV_MAX;
+  free(t->hv[k]);
+  t->hv[k] = malloc(n + 1);
+  if (!t->hv[k]) return;
+  memcpy(t->hv[k], v, n);
+  t->hv[k][n] = '\0';
+}
+
+static void forget_values(transfer *t) {
+  int k;
+  for (k = 0; k < HV_COUNT; k++) {
+    free(t->hv[k]);
+    t->hv[k] = NULL;
+  }
 }
 
 static int header_is(const char *line, size_t namelen, const char *name) {
@@ -252,8 +267,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     return 0;
   }
   if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (redirect, 100): forget the old headers */
-    t->content_type[0] = t->retry_after[0] = t->retry_after_ms[0] = t->request_id[0] = '\0';
-    t->location[0] = '\0';
+    forget_values(t);
     t->headers_done = 0;
     return n;
   }
@@ -268,16 +282,16 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   while (v < p + n && (*v == ' ' || *v == '\t')) v++;
   vlen = (size_t)(p + n - v);
   if (header_is(p, namelen, "content-type"))
-    copy_value(t->content_type, sizeof t->content_type, v, vlen);
+    keep_value(t, HV_CONTENT_TYPE, v, vlen);
   else if (header_is(p, namelen, "retry-after"))
-    copy_value(t->retry_after, sizeof t->retry_after, v, vlen);
+    keep_value(t, HV_RETRY_AFTER, v, vlen);
   else if (header_is(p, namelen, "retry-after-ms"))
-    copy_value(t->retry_after_ms, sizeof t->retry_after_ms, v, vlen);
+    keep_value(t, HV_RETRY_AFTER_MS, v, vlen);
   else if (header_is(p, namelen, "x-request-id") || header_is(p, namelen, "x-oneapi-request-id") ||
            header_is(p, namelen, "request-id"))
-    copy_value(t->request_id, sizeof t->request_id, v, vlen);
+    keep_value(t, HV_REQUEST_ID, v, vlen);
   else if (header_is(p, namelen, "location"))
-    copy_value(t->location, sizeof t->location, v, vlen);
+    keep_value(t, HV_LOCATION, v, vlen);
   return n;
 }
 
@@ -368,6 +382,7 @@ static void transfer_destroy(engine *e, transfer *t) {
     }
   }
   curl_slist_free_all(t->headers);
+  forget_values(t);
   free(t->body.data);
   if (t->file) fclose(t->file);
   free(t->file_path);
@@ -421,49 +436,31 @@ typedef struct request_opts {
   const char *method, *url, *body, *file, *ca_file, *ca_path;
   size_t body_len;
   double timeout, connect_timeout, low_speed_limit, low_speed_time, max_body, max_header;
-  int follow, verify, fresh;
+  int follow, verify, fresh, has_headers;
   struct curl_slist *headers; /* built last; the caller owns it once read_request returns */
 } request_opts;
 
-static const char *opt_string(lua_State *L, int spec, const char *key, int required) {
-  const char *s = NULL;
-  lua_getfield(L, spec, key);
-  if (lua_type(L, -1) == LUA_TSTRING)
-    s = lua_tostring(L, -1); /* the spec table keeps the string alive until the call returns */
-  else if (!lua_isnil(L, -1) || required)
-    luaL_error(L, "request: field '%s' must be a string", key);
-  lua_pop(L, 1);
-  return s;
+/* The value on top of the stack, for field `key` of a `what` table ("request", "engine"). */
+static const char *opt_string(lua_State *L, const char *key) {
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "request: field '%s' must be a string", key);
+  return lua_tostring(L, -1); /* the spec table keeps the string alive until the call returns */
 }
 
-/* A number field: nil gives dflt; NaN, negatives and infinities raise, naming the field; values
- * above max are clamped to max. `integral` refuses fractions (counts). */
-static double opt_number(lua_State *L, int spec, const char *what, const char *key, double dflt, double max,
-                         int integral) {
-  double v = dflt;
-  lua_getfield(L, spec, key);
-  if (lua_type(L, -1) == LUA_TNUMBER) {
-    v = (double)lua_tonumber(L, -1);
-    if (!(v >= 0) || isinf(v) || (integral && v != floor(v)))
-      luaL_error(L, "%s: field '%s' must be a finite non-negative %s (got %f)", what, key,
-                 integral ? "integer" : "number", (lua_Number)v);
-    if (v > max) v = max;
-  } else if (!lua_isnil(L, -1)) {
-    luaL_error(L, "%s: field '%s' must be a number", what, key);
-  }
-  lua_pop(L, 1);
-  return v;
+/* A number: NaN, negatives and infinities raise, naming the field; values above max are clamped
+ * to max. `integral` refuses fractions (counts). */
+static double opt_number(lua_State *L, const char *what, const char *key, double max, int integral) {
+  double v;
+  if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: field '%s' must be a number", what, key);
+  v = (double)lua_tonumber(L, -1);
+  if (!(v >= 0) || isinf(v) || (integral && v != floor(v)))
+    luaL_error(L, "%s: field '%s' must be a finite non-negative %s (got %f)", what, key,
+               integral ? "integer" : "number", (lua_Number)v);
+  return v > max ? max : v;
 }
 
-static int opt_bool(lua_State *L, int spec, const char *key, int dflt) {
-  int v = dflt;
-  lua_getfield(L, spec, key);
-  if (lua_type(L, -1) == LUA_TBOOLEAN)
-    v = lua_toboolean(L, -1);
-  else if (!lua_isnil(L, -1))
-    luaL_error(L, "request: field '%s' must be a boolean", key);
-  lua_pop(L, 1);
-  return v;
+static int opt_bool(lua_State *L, const char *key) {
+  if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "request: field '%s' must be a boolean", key);
+  return lua_toboolean(L, -1);
 }
 
 static int valid_header(const char *s, size_t n) {
@@ -473,34 +470,26 @@ static int valid_header(const char *s, size_t n) {
   return memchr(s, ':', n) != NULL || (n > 0 && s[n - 1] == ';');
 }
 
-/* Collects the header list; raises on a bad value (after freeing what it built). */
-static struct curl_slist *read_headers(lua_State *L, int spec, int is_post) {
+/* Collects the header list from the array on top; raises on a bad value (after freeing what it built). */
+static struct curl_slist *read_headers(lua_State *L, int is_post) {
   struct curl_slist *list = NULL, *next;
-  size_t i, n;
-  lua_getfield(L, spec, "headers");
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-  } else {
-    if (!lua_istable(L, -1)) luaL_error(L, "request: field 'headers' must be an array of strings");
-    n = mj_rawlen(L, -1);
-    for (i = 1; i <= n; i++) {
-      size_t len;
-      const char *h;
-      lua_rawgeti(L, -1, (int)i);
-      h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-      if (!h || !valid_header(h, len)) {
-        curl_slist_free_all(list);
-        luaL_error(L, "request: headers[%d] must be a 'Name: value' string without CR, LF or NUL", (int)i);
-      }
-      next = curl_slist_append(list, h);
-      lua_pop(L, 1);
-      if (!next) {
-        curl_slist_free_all(list);
-        luaL_error(L, "request: out of memory");
-      }
-      list = next;
+  size_t i, n = mj_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *h;
+    lua_rawgeti(L, -1, (int)i);
+    h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!h || !valid_header(h, len)) {
+      curl_slist_free_all(list);
+      luaL_error(L, "request: headers[%d] must be a 'Name: value' string without CR, LF or NUL", (int)i);
     }
+    next = curl_slist_append(list, h);
     lua_pop(L, 1);
+    if (!next) {
+      curl_slist_free_all(list);
+      luaL_error(L, "request: out of memory");
+    }
+    list = next;
   }
   if (is_post) { /* never wait for "100 Continue" */
     next = curl_slist_append(list, "Expect:");
@@ -509,36 +498,76 @@ static struct curl_slist *read_headers(lua_State *L, int spec, int is_post) {
   return list;
 }
 
+#define KEY_IS(lit) (len == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
+
+/* One field (key at -2, value at -1); 0 for an unknown key. */
+static int read_field(lua_State *L, request_opts *o, const char *k, size_t len) {
+  if (KEY_IS("url"))
+    o->url = opt_string(L, "url");
+  else if (KEY_IS("method"))
+    o->method = opt_string(L, "method");
+  else if (KEY_IS("headers")) {
+    if (!lua_istable(L, -1)) luaL_error(L, "request: field 'headers' must be an array of strings");
+    o->has_headers = 1; /* read after every other field, so nothing raises once the list exists */
+  } else if (KEY_IS("body")) {
+    opt_string(L, "body");
+    o->body = lua_tolstring(L, -1, &o->body_len);
+  } else if (KEY_IS("timeout"))
+    o->timeout = opt_number(L, "request", "timeout", MAX_SECONDS, 0);
+  else if (KEY_IS("connect_timeout"))
+    o->connect_timeout = opt_number(L, "request", "connect_timeout", MAX_SECONDS, 0);
+  else if (KEY_IS("low_speed_limit"))
+    o->low_speed_limit = opt_number(L, "request", "low_speed_limit", MAX_LONG, 0);
+  else if (KEY_IS("low_speed_time"))
+    o->low_speed_time = opt_number(L, "request", "low_speed_time", MAX_SECONDS, 0);
+  else if (KEY_IS("max_body"))
+    o->max_body = opt_number(L, "request", "max_body", MAX_SIZE, 0);
+  else if (KEY_IS("max_header"))
+    o->max_header = opt_number(L, "request", "max_header", MAX_SIZE, 0);
+  else if (KEY_IS("file"))
+    o->file = opt_string(L, "file");
+  else if (KEY_IS("follow"))
+    o->follow = opt_bool(L, "follow");
+  else if (KEY_IS("verify"))
+    o->verify = opt_bool(L, "verify");
+  else if (KEY_IS("fresh_connect"))
+    o->fresh = opt_bool(L, "fresh_connect");
+  else if (KEY_IS("ca_file"))
+    o->ca_file = opt_string(L, "ca_file");
+  else if (KEY_IS("ca_path"))
+    o->ca_path = opt_string(L, "ca_path");
+  else
+    return 0;
+  return 1;
+}
+
+/* One pass over the table (a request usually sets a handful of its 16 fields). */
 static void read_request(lua_State *L, int spec, request_opts *o) {
-  const char *m;
   luaL_checktype(L, spec, LUA_TTABLE);
-  m = opt_string(L, spec, "method", 0);
-  o->method = m ? m : "GET";
+  memset(o, 0, sizeof *o);
+  o->method = "GET";
+  o->max_body = DEFAULT_MAX_BODY;
+  o->max_header = DEFAULT_MAX_HEADER;
+  o->verify = 1;
+  lua_pushnil(L);
+  while (lua_next(L, spec)) {
+    size_t len = 0;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+    if (!k || !read_field(L, o, k, len))
+      luaL_error(L, "request: unknown field '%s'", k ? k : luaL_typename(L, -2));
+    lua_pop(L, 1);
+  }
+  if (!o->url) luaL_error(L, "request: field 'url' must be a string");
   if (strcmp(o->method, "GET") && strcmp(o->method, "POST") && strcmp(o->method, "HEAD") &&
       strcmp(o->method, "PUT") && strcmp(o->method, "DELETE"))
     luaL_error(L, "request: unsupported method '%s'", o->method);
-  o->url = opt_string(L, spec, "url", 1);
-  lua_getfield(L, spec, "body");
-  o->body = NULL;
-  o->body_len = 0;
-  if (lua_type(L, -1) == LUA_TSTRING)
-    o->body = lua_tolstring(L, -1, &o->body_len);
-  else if (!lua_isnil(L, -1))
-    luaL_error(L, "request: field 'body' must be a string");
-  lua_pop(L, 1);
-  o->file = opt_string(L, spec, "file", 0);
-  o->ca_file = opt_string(L, spec, "ca_file", 0);
-  o->ca_path = opt_string(L, spec, "ca_path", 0);
-  o->timeout = opt_number(L, spec, "request", "timeout", 0, MAX_SECONDS, 0);
-  o->connect_timeout = opt_number(L, spec, "request", "connect_timeout", 0, MAX_SECONDS, 0);
-  o->low_speed_limit = opt_number(L, spec, "request", "low_speed_limit", 0, MAX_LONG, 0);
-  o->low_speed_time = opt_number(L, spec, "request", "low_speed_time", 0, MAX_SECONDS, 0);
-  o->max_body = opt_number(L, spec, "request", "max_body", DEFAULT_MAX_BODY, MAX_SIZE, 0);
-  o->max_header = opt_number(L, spec, "request", "max_header", DEFAULT_MAX_HEADER, MAX_SIZE, 0);
-  o->follow = opt_bool(L, spec, "follow", 0);
-  o->verify = opt_bool(L, spec, "verify", 1);
-  o->fresh = opt_bool(L, spec, "fresh_connect", 0);
-  o->headers = read_headers(L, spec, strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0);
+  if (o->has_headers) {
+    lua_getfield(L, spec, "headers");
+    o->headers = read_headers(L, strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0);
+    lua_pop(L, 1);
+  } else if (strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0) {
+    o->headers = curl_slist_append(NULL, "Expect:"); /* never wait for "100 Continue" */
+  }
 }
 
 /* ---------- creating the transfer and configuring its easy handle (no Lua) ---------- */
@@ -762,6 +791,7 @@ static void set_str(lua_State *L, const char *key, const char *v) {
 /* Reads the transfer and changes nothing, so it can run again for the same transfer. */
 static void push_record(lua_State *L, const transfer *t) {
   long status = 0, reqsize = 0;
+  int k;
   double total = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &reqsize);
@@ -778,11 +808,7 @@ static void push_record(lua_State *L, const transfer *t) {
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
     lua_setfield(L, -2, "body");
   }
-  set_str(L, "content_type", t->content_type);
-  set_str(L, "retry_after", t->retry_after);
-  set_str(L, "retry_after_ms", t->retry_after_ms);
-  set_str(L, "request_id", t->request_id);
-  set_str(L, "location", t->location);
+  for (k = 0; k < HV_COUNT; k++) set_str(L, hv_fields[k], t->hv[k]);
   if (t->result != CURLE_OK || t->file_failed) {
     lua_pushstring(L, error_message(t));
     lua_setfield(L, -2, "error");
@@ -954,8 +980,18 @@ static int engine_new(lua_State *L) {
   double max_host = 0, max_total = 0;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    max_host = opt_number(L, 1, "engine", "max_host_connections", 0, MAX_LONG, 1);
-    max_total = opt_number(L, 1, "engine", "max_connections", 0, MAX_LONG, 1);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (strcmp(k, "max_host_connections") == 0)
+        max_host = opt_number(L, "engine", k, MAX_LONG, 1);
+      else if (strcmp(k, "max_connections") == 0)
+        max_total = opt_number(L, "engine", k, MAX_LONG, 1);
+      else
+        luaL_error(L, "engine: unknown option '%s'",
+                   lua_type(L, -2) == LUA_TSTRING ? k : luaL_typename(L, -2));
+      lua_pop(L, 1);
+    }
   }
   e = mj_newuserdata(L, sizeof *e);
   memset(e, 0, sizeof *e);
