@@ -311,6 +311,7 @@ describe("core.engine bookkeeping", function()
       end
     end
     local function pending_finalizers(count)
+      local newproxy = rawget(_G, "newproxy") -- Lua 5.1/LuaJIT: __gc works on userdata only
       for _ = 1, count do
         if newproxy then
           getmetatable(newproxy(true)).__gc = finalizer

@@ -1,6 +1,14 @@
 /* Pure C scanners of midjourney.core (see scan.h): JSON, big-integer quoting,
  * Retry-After, progress, response classification. No Lua, no allocation
- * (except a number longer than 64 bytes being converted), single pass. */
+ * (except a number longer than 64 bytes being converted), single pass.
+ *
+ * What belongs here (docs/DESIGN.md, "midjourney.core"): C holds mechanism and the pure,
+ * fuzzable scanners of the wire format: JSON validation, field extraction, and the
+ * classifier that recognises the gateway's error *shapes* (api.md section 3.4: submit
+ * envelope, relay error, OpenAI-style error, ...) and pulls out their fields. What a shape
+ * *means* for the caller (which error kind, whether to retry, not found or not) is policy
+ * and lives in Lua (midjourney.client, midjourney.retry). A new shape is a scanner change
+ * here plus a policy change there; no error kind or retry decision is ever made in C. */
 #include "scan.h"
 
 #include <locale.h>
@@ -18,7 +26,7 @@ typedef unsigned char uchar;
 #endif
 
 /* Unsigned wraparound is intended in the function marked with this (word-at-a-time byte tricks):
- * clang's -fsanitize=integer (`make sanitize`) must not flag it. Nowhere else. */
+ * clang's -fsanitize=integer (`make sanitize`) must not flag it. Nowhere else in this file. */
 #if defined(__clang__)
 #define MJS_WRAPS __attribute__((no_sanitize("integer")))
 #else
