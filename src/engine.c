@@ -102,13 +102,14 @@ static lua_Integer next_id(void) {
   return (lua_Integer)__atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
 }
 
+/* ---------- the event descriptor and libcurl's socket and timer callbacks (no Lua) ---------- */
+
+#ifdef MJ_EVENTS
 static double mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-
-/* ---------- the event descriptor and libcurl's socket and timer callbacks (no Lua) ---------- */
 
 static int events_open(void) {
 #if defined(MJ_EPOLL)
@@ -117,12 +118,9 @@ static int events_open(void) {
   int fd = kqueue();
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
   return fd;
-#else
-  return -1;
 #endif
 }
 
-#ifdef MJ_EVENTS
 /* Makes the descriptor watch socket s for `what` (CURL_POLL_IN/OUT/INOUT/REMOVE). */
 static void events_watch(engine *e, curl_socket_t s, int what) {
 #if defined(MJ_EPOLL)
@@ -141,9 +139,9 @@ static void events_watch(engine *e, curl_socket_t s, int what) {
   /* One change per call: deleting a filter that was never added fails with ENOENT, and a
    * failed change must not stop the other. Only a failed EV_ADD matters. */
   struct kevent ch;
-  EV_SET(&ch, s, EVFILT_READ, (what & CURL_POLL_IN) ? EV_ADD | EV_ENABLE : EV_DELETE, 0, 0, NULL);
+  EV_SET(&ch, s, EVFILT_READ, (what & CURL_POLL_IN) ? EV_ADD | EV_ENABLE : EV_DELETE, 0, 0, 0);
   if (kevent(e->evfd, &ch, 1, NULL, 0, NULL) == -1 && (ch.flags & EV_ADD)) e->evfail = errno;
-  EV_SET(&ch, s, EVFILT_WRITE, (what & CURL_POLL_OUT) ? EV_ADD | EV_ENABLE : EV_DELETE, 0, 0, NULL);
+  EV_SET(&ch, s, EVFILT_WRITE, (what & CURL_POLL_OUT) ? EV_ADD | EV_ENABLE : EV_DELETE, 0, 0, 0);
   if (kevent(e->evfd, &ch, 1, NULL, 0, NULL) == -1 && (ch.flags & EV_ADD)) e->evfail = errno;
 #endif
 }
