@@ -113,16 +113,32 @@ bench:
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run.sh
 
-# The whole suite (Lua 5.4) against a core built with AddressSanitizer + UBSan: any report fails.
+# The whole suite (Lua 5.4) against a core built with AddressSanitizer + UBSan (gcc, with
+# float-cast-overflow), then, where clang and its UBSan runtime exist, the engine, scanner and JSON
+# specs against a clang build with -fsanitize=integer (unsigned wraparound and lossy implicit
+# conversions too; the one place where wraparound is intended is marked no_sanitize("integer")).
+# Any report fails.
+SAN_GCC   := address,undefined,float-cast-overflow
+SAN_CLANG := integer,undefined,float-cast-overflow
 sanitize:
 	@sh scripts/deps.sh test
+	@sh scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory LUA=lua5.4 BUILD_DIR=build/asan-lua5.4 CC=gcc \
-	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  LIBFLAG="-shared -fsanitize=address,undefined" all
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=$(SAN_GCC) -fno-sanitize-recover=all" \
+	  LIBFLAG="-shared -fsanitize=$(SAN_GCC)" all
 	@MJ_TEST_LUAS=lua5.4 MJ_BUILD_DIR=build/asan-lua5.4 MJ_EXCLUDE_TAGS=once,nosanitize \
 	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  sh scripts/test.sh
+	@rt=$$(clang -print-file-name=libclang_rt.ubsan_standalone-x86_64.so 2>/dev/null); \
+	if [ -f "$$rt" ]; then \
+	  $(MAKE) --no-print-directory LUA=lua5.4 BUILD_DIR=build/intsan-lua5.4 CC=clang \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=$(SAN_CLANG) -fno-sanitize-recover=all" \
+	    LIBFLAG="-shared -shared-libsan -fsanitize=$(SAN_CLANG)" all && \
+	  MJ_TEST_LUAS=lua5.4 MJ_BUILD_DIR=build/intsan-lua5.4 MJ_EXCLUDE_TAGS=once,nosanitize \
+	    LD_PRELOAD="$$rt" UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    sh scripts/test.sh spec/engine_spec.lua spec/scan_spec.lua spec/json_spec.lua; \
+	else echo "sanitize: clang's UBSan runtime not found: skipping the -fsanitize=integer run"; fi
 
 # The whole suite (Lua 5.4) under valgrind memcheck: any error or definite leak fails.
 valgrind:

@@ -1,6 +1,73 @@
--- The C engine (midjourney.core.engine) against the real simulator.
+-- The C engine (midjourney.core.engine) against the real simulator and small one-response
+-- servers started here.
 local core = require "midjourney.core"
+local socket = require "socket"
 local simulator = require "spec.helpers.simulator"
+
+-- LuaSocket's select takes any object with a getfd method: a real select(2) on the engine's
+-- descriptor, with no test-only C code.
+local function fd_object(e)
+  return { getfd = function() return e:fd() end, dirty = function() return false end }
+end
+
+local function readable(e, wait)
+  local r = socket.select({ fd_object(e) }, nil, wait or 0)
+  return #r > 0
+end
+
+-- Drives the engine only through fd(), timeout() and step(0): waits on the descriptor until
+-- it is readable or libcurl's timer is due. Returns the records by id and how many waits
+-- ended because the descriptor became readable.
+local function drive_by_fd(e, want, limit, pump)
+  local got, n, woke = {}, 0, 0
+  local deadline = core.now() + (limit or 10)
+  while n < want do
+    assert(core.now() < deadline, "engine did not finish the transfers in time")
+    local t = e:timeout()
+    local wait = math.min(t or 1, 1)
+    if pump then wait = math.min(wait, 0.01) end
+    if #socket.select({ fd_object(e) }, nil, wait) > 0 then woke = woke + 1 end
+    local recs = e:step(0)
+    for _, r in ipairs(recs or {}) do
+      assert.is_nil(got[r.id], "record handed out twice")
+      got[r.id] = r
+      n = n + 1
+    end
+    if pump then pump() end
+  end
+  return got, woke
+end
+
+-- A server on 127.0.0.1 that answers one connection with `response` (bytes, sent as they fit),
+-- pumped from the test's own loop: no threads, no sleeps.
+local function one_response_server(response)
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  srv:settimeout(0)
+  local _, port = srv:getsockname()
+  local conn, head_done, sent = nil, false, 0
+  local s = { url = "http://127.0.0.1:" .. port .. "/" }
+  function s.pump()
+    if not conn then
+      conn = srv:accept()
+      if conn then conn:settimeout(0) end
+      return
+    end
+    while not head_done do
+      local line = conn:receive("*l")
+      if not line then return end
+      if line == "" then head_done = true end
+    end
+    if sent < #response then
+      local n, _, last = conn:send(response, sent + 1)
+      sent = n or last or sent
+    end
+  end
+  function s.close()
+    if conn then conn:close() end
+    srv:close()
+  end
+  return s
+end
 
 local function drain(e, want, limit)
   local got, deadline = {}, core.now() + (limit or 10)
@@ -188,6 +255,362 @@ describe("core.engine", function()
     local stats = sim:stats()
     -- one connection for the control client of the helper at most, plus ours
     assert.is_true(stats.peak_connections <= 3, "peak connections " .. tostring(stats.peak_connections))
+    e:close()
+  end)
+end)
+
+describe("core.engine bookkeeping", function()
+  local free_port = simulator.free_port
+
+  it("hands out every record exactly once when many finish in the same step", function()
+    local e = core.engine()
+    local url = "http://127.0.0.1:" .. free_port() .. "/" -- nothing listens: each connect fails at once
+    local ids = {}
+    for i = 1, 300 do ids[i] = e:request { url = url, connect_timeout = 5 } end
+    local got, n, biggest = {}, 0, 0
+    local deadline = core.now() + 20
+    while n < 300 do
+      assert(core.now() < deadline, "engine did not finish the transfers in time")
+      local recs = e:step(0.5)
+      biggest = math.max(biggest, recs and #recs or 0)
+      for _, r in ipairs(recs or {}) do
+        assert.is_nil(got[r.id], "record handed out twice")
+        got[r.id] = r
+        n = n + 1
+      end
+    end
+    for i = 1, 300 do assert.are.equal("connect", got[ids[i]].error_kind) end
+    assert.is_true(biggest > 1, "no step handed out more than one record")
+    assert.are.equal(0, e:running())
+    assert.is_nil((e:step(0)))
+    e:close()
+  end)
+
+  -- A raise inside step after finished transfers left libcurl's queue is what could lose them.
+  -- An allocation failure cannot be provoked from Lua, but a finalizer that raises while step
+  -- allocates its records can: LuaJIT propagates a finalizer's error to the allocation that
+  -- ran the collector, Lua 5.4 turns it into a warning. Before each step the collector is
+  -- advanced until the first of many dead finalizable objects was finalized, so the rest run
+  -- at the step's first allocations. Under both interpreters a finalizer that tries to close
+  -- the engine in the middle of a step is refused, and every record arrives exactly once.
+  it("a step that raises while building records loses none of them (finalizers, out of memory)", function()
+    local e = core.engine()
+    local url = "http://127.0.0.1:" .. free_port() .. "/"
+    local ids = {}
+    for i = 1, 300 do ids[i] = e:request { url = url, connect_timeout = 5 } end
+    local armed, raised, finalized, close_refused, ran_in_step = false, 0, 0, nil, false
+    local function finalizer()
+      finalized = finalized + 1
+      if not armed then return end
+      ran_in_step = true
+      local ok, err = pcall(e.close, e)
+      if not ok then close_refused = err end
+      if raised == 0 then
+        raised = 1
+        error("injected by a finalizer")
+      end
+    end
+    local function pending_finalizers(count)
+      local newproxy = rawget(_G, "newproxy") -- Lua 5.1/LuaJIT: __gc works on userdata only
+      for _ = 1, count do
+        if newproxy then
+          getmetatable(newproxy(true)).__gc = finalizer
+        else
+          setmetatable({}, { __gc = finalizer })
+        end
+      end
+      local before, guard = finalized, 0
+      while finalized == before do -- the collector is now running finalizers, most still pending
+        collectgarbage("step", 0)
+        guard = guard + 1
+        assert(guard < 1000000, "the collector never ran a finalizer")
+      end
+    end
+    local jit_on = jit and jit.status and jit.status()
+    if jit_on then jit.off() end -- LuaJIT runs no finalizers on a trace exit
+    -- Lua 5.4: the smallest collector steps (a few finalizers each, and the next allocation
+    -- steps again); its defaults are restored below
+    if not jit then collectgarbage("incremental", 100, 100, 1) end
+    local got, n, failures = {}, 0, 0
+    local ok_all, err_all = pcall(function()
+      local deadline = core.now() + 20
+      while n < 300 do
+        assert(core.now() < deadline, "engine did not finish the transfers in time")
+        pending_finalizers(2000)
+        armed = true
+        local ok, recs = pcall(e.step, e, 0.2)
+        armed = false
+        if not ok then
+          failures = failures + 1
+          assert.matches("injected by a finalizer", recs)
+        else
+          for _, r in ipairs(recs or {}) do
+            assert.is_nil(got[r.id], "record handed out twice")
+            got[r.id] = r
+            n = n + 1
+          end
+        end
+      end
+    end)
+    armed = false
+    if jit_on then jit.on() end
+    if not jit then collectgarbage("incremental", 200, 100, 13) end
+    collectgarbage()
+    assert(ok_all, err_all)
+    for i = 1, 300 do assert.are.equal("connect", got[ids[i]].error_kind) end
+    assert.is_true(ran_in_step, "no finalizer ran during a step: the injection did not happen")
+    assert.matches("busy in step", close_refused)
+    assert.is_false(e:closed())
+    if jit then assert.are.equal(1, failures) else assert.are.equal(0, failures) end
+    assert.are.equal(0, e:running())
+    e:close()
+  end)
+
+  it("never reuses a transfer id, not even in another engine", function()
+    local a = core.engine()
+    local id1 = a:request { url = "http://127.0.0.1:1/" }
+    a:close()
+    local b = core.engine()
+    local c = core.engine()
+    local id2 = b:request { url = "http://127.0.0.1:1/" }
+    local id3 = c:request { url = "http://127.0.0.1:1/" }
+    assert.is_true(id2 > id1 and id3 > id2)
+    assert.is_false(b:cancel(id1)) -- a stale id from a closed engine matches nothing
+    assert.is_false(b:cancel(id3)) -- nor does another engine's id
+    assert.are.equal(1, c:running())
+    assert.is_true(b:cancel(id2))
+    b:close()
+    c:close()
+  end)
+
+  it("cancel finds any of thousands of queued transfers (id map: growth and deletion)", function()
+    local e = core.engine()
+    local live, order = {}, {}
+    local seed = 12345
+    local function rand(n) -- a small LCG: the same order on every run and interpreter
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n + 1
+    end
+    for i = 1, 3000 do
+      local id = e:request { url = "http://127.0.0.1:1/" } -- queued: nothing starts before a step
+      live[id] = true
+      order[i] = id
+    end
+    local count = 3000
+    for i = #order, 2, -1 do
+      local j = rand(i)
+      order[i], order[j] = order[j], order[i]
+    end
+    for i = 1, #order do
+      assert.is_true(e:cancel(order[i]))
+      assert.is_false(e:cancel(order[i]))
+      live[order[i]] = nil
+      count = count - 1
+      if i % 3 == 0 then -- keep adding while deleting
+        live[e:request { url = "http://127.0.0.1:1/" }] = true
+        count = count + 1
+      end
+      assert.are.equal(count, e:running())
+    end
+    for id in pairs(live) do assert.is_true(e:cancel(id)) end
+    assert.are.equal(0, e:running())
+    e:close()
+  end)
+
+  it("refuses unknown fields and options (a typo must not be ignored)", function()
+    local e = core.engine()
+    assert.has_error(function() e:request { url = "http://x/", timout = 1 } end, "request: unknown field 'timout'")
+    assert.has_error(function() e:request { "http://x/" } end)
+    assert.has_error(function() core.engine { max_host_connection = 1 } end,
+      "engine: unknown option 'max_host_connection'")
+    assert.are.equal(0, e:running())
+    e:close()
+  end)
+end)
+
+describe("core.engine numeric options", function()
+  local sim = simulator.for_block { speed = 500, seed = 9, key = "sk-engine-num" }
+  local nan, inf = 0 / 0, math.huge
+
+  it("refuses NaN, negative and infinite numbers, naming the field", function()
+    local e = core.engine()
+    for _, field in ipairs { "timeout", "connect_timeout", "low_speed_limit", "low_speed_time", "max_body",
+      "max_header" } do
+      for _, bad in ipairs { nan, -1, -0.001, inf, -inf } do
+        local ok, err = pcall(e.request, e, { url = sim.url .. "/_sim/stats", [field] = bad })
+        assert.is_false(ok, field .. " = " .. tostring(bad) .. " was accepted")
+        assert.matches("request: field '" .. field .. "' must be a finite non%-negative number", err)
+      end
+      local ok, err = pcall(e.request, e, { url = sim.url .. "/_sim/stats", [field] = "1" })
+      assert.is_false(ok)
+      assert.matches("field '" .. field .. "' must be a number", err)
+    end
+    assert.are.equal(0, e:running())
+    e:close()
+  end)
+
+  it("clamps huge durations to a day and huge sizes and rates to their maximum, and still works", function()
+    local e = core.engine()
+    local spec = { url = sim.url .. "/_sim/stats", timeout = 1e300, connect_timeout = 1e300,
+      low_speed_limit = 1, low_speed_time = 1e300, max_body = 1e300, max_header = 1e300 }
+    local id = e:request(spec)
+    local id2 = e:request { url = sim.url .. "/_sim/stats", low_speed_limit = 1e300, low_speed_time = 1e300,
+      timeout = 86400.5 }
+    local got = drain(e, 2)
+    assert.are.equal(200, got[id].status)
+    assert.is_nil(got[id].error)
+    assert.are.equal(200, got[id2].status)
+    e:close()
+  end)
+
+  it("engine options: counts must be finite non-negative integers; huge ones are clamped", function()
+    for _, field in ipairs { "max_host_connections", "max_connections" } do
+      for _, bad in ipairs { nan, -1, inf, 2.5 } do
+        local ok, err = pcall(core.engine, { [field] = bad })
+        assert.is_false(ok, field .. " = " .. tostring(bad) .. " was accepted")
+        assert.matches("engine: field '" .. field .. "' must be a finite non%-negative integer", err)
+      end
+      local e = core.engine { [field] = 1e300 }
+      local id = e:request { url = sim.url .. "/_sim/stats" }
+      assert.are.equal(200, drain(e, 1)[id].status)
+      e:close()
+    end
+  end)
+
+  it("step treats NaN and negative waits as 0 and caps huge ones", function()
+    local e = core.engine()
+    local t0 = core.now()
+    assert.is_nil((e:step(nan)))
+    assert.is_nil((e:step(-5)))
+    assert.is_nil((e:step(1e300))) -- nothing in flight: returns at once
+    assert.is_true(core.now() - t0 < 1)
+    e:close()
+  end)
+end)
+
+describe("core.engine oversized response headers", function()
+  local function fetch_from(response, spec)
+    local srv = one_response_server(response)
+    local e = core.engine()
+    spec = spec or {}
+    spec.url, spec.timeout = srv.url, 10
+    local id = e:request(spec)
+    local got = {}
+    local deadline = core.now() + 10
+    while not got[id] do
+      assert(core.now() < deadline, "no record in time")
+      srv.pump()
+      for _, r in ipairs(e:step(0.01) or {}) do got[r.id] = r end
+    end
+    e:close()
+    srv.close()
+    return got[id]
+  end
+
+  it("a 1 MiB header line is too_large (libcurl's line limit), not out of memory", function()
+    local r = fetch_from("HTTP/1.1 200 OK\r\nX-Big: " .. string.rep("a", 1024 * 1024)
+      .. "\r\nContent-Length: 2\r\n\r\nok")
+    assert.are.equal("too_large", r.error_kind)
+    assert.are.equal("libcurl", r.limit)
+    assert.matches("headers larger than libcurl accepts", r.error)
+    assert.is_nil(r.error:find("memory", 1, true))
+  end)
+
+  it("10,000 headers are too_large at max_header, and at libcurl's total limit when max_header is higher", function()
+    local response = "HTTP/1.1 200 OK\r\n" .. string.rep("X-H: " .. string.rep("b", 90) .. "\r\n", 10000)
+      .. "Content-Length: 2\r\n\r\nok"
+    local r = fetch_from(response)
+    assert.are.equal("too_large", r.error_kind)
+    assert.are.equal("max_header", r.limit)
+    local r2 = fetch_from(response, { max_header = 10 * 1024 * 1024 })
+    assert.are.equal("too_large", r2.error_kind)
+    assert.are.equal("libcurl", r2.limit)
+  end)
+
+  it("a body over max_body names max_body as the limit", function()
+    local r = fetch_from("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" .. string.rep("x", 5000),
+      { max_body = 100 })
+    assert.are.equal("too_large", r.error_kind)
+    assert.are.equal("max_body", r.limit)
+  end)
+end)
+
+describe("core.engine as one pollable descriptor", function()
+  local sim = simulator.for_block { speed = 500, seed = 11, key = "sk-engine-fd" }
+
+  it("an idle engine: fd() is a descriptor, timeout() is nil, the descriptor is not readable", function()
+    local e = core.engine()
+    local fd = e:fd()
+    assert.is_number(fd) -- Linux has epoll; a platform with neither epoll nor kqueue gives nil
+    assert.is_nil(e:timeout())
+    assert.is_false(readable(e, 0.05))
+    -- after a finished transfer it is idle again: the kept-alive connection is not watched
+    local id = e:request { url = sim.url .. "/_sim/stats" }
+    assert.are.equal(200, drain(e, 1)[id].status)
+    assert.is_nil(e:timeout())
+    assert.is_false(readable(e, 0.05))
+    e:close()
+    assert.has_error(function() e:fd() end, "midjourney.core: engine is closed")
+    assert.has_error(function() e:timeout() end, "midjourney.core: engine is closed")
+  end)
+
+  it("a new request is due at once: timeout() is 0", function()
+    local e = core.engine()
+    e:request { url = sim.url .. "/_sim/stats" }
+    assert.are.equal(0, e:timeout())
+    e:close()
+  end)
+
+  it("a request completes driven only by fd(), timeout() and step(0); the descriptor became readable", function()
+    local e = core.engine()
+    local id = e:request { url = sim.url .. "/_sim/stats", timeout = 10 }
+    local got, woke = drive_by_fd(e, 1)
+    assert.are.equal(200, got[id].status)
+    assert.matches('"requests"', got[id].body)
+    assert.is_true(woke > 0, "the descriptor never became readable")
+    assert.is_nil(e:timeout())
+    assert.is_false(readable(e, 0))
+    e:close()
+  end)
+
+  it("many transfers complete driven only by fd(), timeout() and step(0)", function()
+    local e = core.engine { max_host_connections = 8 }
+    local ids = {}
+    for i = 1, 60 do ids[i] = e:request { url = sim.url .. "/_sim/stats", timeout = 20 } end
+    local got = drive_by_fd(e, 60, 30)
+    for i = 1, 60 do assert.are.equal(200, got[ids[i]].status) end
+    assert.are.equal(0, e:running())
+    assert.is_nil(e:timeout())
+    e:close()
+  end)
+
+  it("libcurl's timer ends a request the server never answers (the descriptor stays quiet)", function()
+    local e = core.engine()
+    sim:faults { { route = "fetch", kind = "slow_first_byte", delay = 3, times = 1 } }
+    local t0 = core.now()
+    local id = e:request { url = sim.url .. "/mj/task/1/fetch", timeout = 0.3 }
+    local got = drive_by_fd(e, 1, 5)
+    assert.are.equal("timeout", got[id].error_kind)
+    local dt = core.now() - t0
+    assert.is_true(dt >= 0.25 and dt < 2, "took " .. dt)
+    e:close()
+  end)
+
+  it("step(0) never waits; step(t) blocks instead of spinning while nothing happens", function()
+    local e = core.engine()
+    sim:faults { { route = "fetch", kind = "slow_first_byte", delay = 3, times = 1 } }
+    e:request { url = sim.url .. "/mj/task/1/fetch", timeout = 10 }
+    local t0 = core.now()
+    for _ = 1, 20 do assert.is_nil((e:step(0))) end
+    assert.is_true(core.now() - t0 < 0.5, "step(0) waited")
+    -- step(t) returns early when libcurl's own timers are due, so count calls over a window
+    t0 = core.now()
+    local calls = 0
+    while core.now() - t0 < 0.6 do
+      assert.is_nil((e:step(0.3)))
+      calls = calls + 1
+    end
+    assert.is_true(calls <= 30, "step(0.3) returned " .. calls .. " times in 0.6 s: it spins")
     e:close()
   end)
 end)

@@ -1,6 +1,13 @@
-/* The engine: one libcurl multi handle, non-blocking transfers, finished transfers
- * handed back to Lua as plain records. curl callbacks only fill C buffers. */
+/* The engine: one libcurl multi handle, non-blocking transfers, finished transfers handed
+ * back to Lua as plain records. libcurl's callbacks only touch C state: the body and header
+ * buffers of a transfer, the engine's event descriptor and its timer deadline.
+ *
+ * The file in the order of a transfer's life: the event descriptor (epoll or kqueue) and
+ * libcurl's socket and timer callbacks; the write and header callbacks; the id -> transfer
+ * map and the done list; reading a request from its Lua table; creating the transfer and
+ * configuring its easy handle; driving libcurl; handing out records; the Lua methods. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,20 +15,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__) && !defined(MJ_NO_EVENTS)
+#include <sys/epoll.h>
+#define MJ_EPOLL 1
+#elif (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||          \
+       defined(__DragonFly__)) &&                                                                            \
+  !defined(MJ_NO_EVENTS)
+#include <fcntl.h>
+#include <sys/types.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#define MJ_KQUEUE 1
+#endif
+#if defined(MJ_EPOLL) || defined(MJ_KQUEUE)
+#define MJ_EVENTS 1
+#endif
 
 #include "compat.h"
 
 #define ENGINE_MT "midjourney.core.engine"
-#define DEFAULT_MAX_BODY (32u * 1024u * 1024u)
-#define DEFAULT_MAX_HEADER (64u * 1024u)
+#define DEFAULT_MAX_BODY (32.0 * 1024.0 * 1024.0)
+#define DEFAULT_MAX_HEADER (64.0 * 1024.0)
+#define MAX_SECONDS 86400.0         /* durations (timeouts, step's wait) are clamped to one day */
+#define MAX_LONG 2147483647.0       /* counts and rates fit a long everywhere (32 bits on some ABIs) */
+#define MAX_SIZE 9007199254740992.0 /* byte limits: 2^53, exact in a double, fits a size_t on 64 bits */
 #define EASY_POOL_MAX 64
-#define HV_SHORT 256
-#define HV_LONG 2048
+#define EVENTS_MAX 64
+#define HV_MAX 2048 /* longest header value kept (longer ones are cut) */
+
+/* Wraparound is intended here (multiplicative hashing); clang's -fsanitize=integer must not flag it. */
+#if defined(__clang__)
+#define MJ_WRAPS __attribute__((no_sanitize("integer")))
+#else
+#define MJ_WRAPS
+#endif
 
 typedef struct buffer {
   char *data;
   size_t len, cap;
 } buffer;
+
+/* The response headers a record reports (allocated when seen: most responses carry one or two). */
+enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOCATION, HV_COUNT };
+static const char *const hv_fields[HV_COUNT] = {"content_type", "retry_after", "retry_after_ms", "request_id",
+                                                "location"};
 
 typedef struct transfer {
   CURL *easy;
@@ -31,25 +71,125 @@ typedef struct transfer {
   size_t max_body, max_header, header_bytes;
   FILE *file;
   char *file_path;
-  int too_large, file_failed;
+  int file_failed, headers_done, finished;
+  const char *too_large; /* NULL, or the limit the response went over (the record's `limit`) */
   CURLcode result;
-  char content_type[HV_SHORT], retry_after[HV_SHORT], retry_after_ms[HV_SHORT], request_id[HV_SHORT];
-  char location[HV_LONG];
+  char *hv[HV_COUNT]; /* the values of the headers we keep, from the last response; NULL: absent */
   char errbuf[CURL_ERROR_SIZE];
-  struct transfer *prev, *next;
+  struct transfer *done_prev, *done_next; /* the done list: finished, record not handed out yet */
 } transfer;
 
 typedef struct engine {
   CURLM *multi;
-  transfer *head;
+  transfer **slots;  /* id -> transfer: open addressing, linear probing, NULL = free; load <= 1/2 */
+  size_t nslots;     /* 0 or a power of two */
+  lua_Integer count; /* transfers whose record was not handed out yet (in flight or done) */
+  transfer *done_head, *done_tail;
+  lua_Integer ndone;
   CURL *pool[EASY_POOL_MAX];
   int pooled;
-  lua_Integer next_id;
-  lua_Integer count; /* transfers in flight */
   int closed;
+  int delivering;  /* inside the protected call that builds the records of a step */
+  int evfd;        /* epoll/kqueue descriptor; -1: this engine drives libcurl with poll + perform */
+  int evfail;      /* errno of a socket that could not be watched; raised by the next step */
+  double deadline; /* libcurl's next timer on the mono_now() clock; < 0: none */
 } engine;
 
-/* ---------- buffers and callbacks (C only: no Lua in here) ---------- */
+/* Process-wide, so an id from a closed engine can never match another engine's transfer. */
+static int64_t last_id;
+
+static lua_Integer next_id(void) {
+  return (lua_Integer)__atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
+}
+
+/* ---------- the event descriptor and libcurl's socket and timer callbacks (no Lua) ---------- */
+
+#ifdef MJ_EVENTS
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int events_open(void) {
+#if defined(MJ_EPOLL)
+  return epoll_create1(EPOLL_CLOEXEC);
+#elif defined(MJ_KQUEUE)
+  int fd = kqueue();
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+#endif
+}
+
+/* Makes the descriptor watch socket s for `what` (CURL_POLL_IN/OUT/INOUT/REMOVE). */
+static void events_watch(engine *e, curl_socket_t s, int what) {
+#if defined(MJ_EPOLL)
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(e->evfd, EPOLL_CTL_DEL, s, &ev); /* fails harmlessly when the socket is gone already */
+    return;
+  }
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  ev.data.fd = s;
+  if (epoll_ctl(e->evfd, EPOLL_CTL_MOD, s, &ev) == 0) return;
+  if (errno == ENOENT && epoll_ctl(e->evfd, EPOLL_CTL_ADD, s, &ev) == 0) return;
+  e->evfail = errno;
+#elif defined(MJ_KQUEUE)
+  /* One change per call: deleting a filter that was never added fails with ENOENT, and a
+   * failed change must not stop the other. Only a failed EV_ADD matters. */
+  struct kevent ch;
+  EV_SET(&ch, s, EVFILT_READ, (what & CURL_POLL_IN) ? EV_ADD | EV_ENABLE : EV_DELETE, 0, 0, 0);
+  if (kevent(e->evfd, &ch, 1, NULL, 0, NULL) == -1 && (ch.flags & EV_ADD)) e->evfail = errno;
+  EV_SET(&ch, s, EVFILT_WRITE, (what & CURL_POLL_OUT) ? EV_ADD | EV_ENABLE : EV_DELETE, 0, 0, 0);
+  if (kevent(e->evfd, &ch, 1, NULL, 0, NULL) == -1 && (ch.flags & EV_ADD)) e->evfail = errno;
+#endif
+}
+
+/* Waits at most ms milliseconds; fills fds[]/whats[] (CURL_CSELECT_IN/OUT) and returns their count. */
+static int events_wait(engine *e, int ms, curl_socket_t *fds, int *whats) {
+  int n, i;
+#if defined(MJ_EPOLL)
+  struct epoll_event ev[EVENTS_MAX];
+  n = epoll_wait(e->evfd, ev, EVENTS_MAX, ms);
+  for (i = 0; i < n; i++) {
+    fds[i] = ev[i].data.fd;
+    /* Errors and hang-ups without IN/OUT give 0: libcurl then checks the socket itself. */
+    whats[i] =
+      ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((ev[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0);
+  }
+#elif defined(MJ_KQUEUE)
+  struct kevent ev[EVENTS_MAX];
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+  n = kevent(e->evfd, NULL, 0, ev, EVENTS_MAX, &ts);
+  for (i = 0; i < n; i++) {
+    fds[i] = (curl_socket_t)ev[i].ident;
+    whats[i] = ev[i].filter == EVFILT_READ    ? CURL_CSELECT_IN
+               : ev[i].filter == EVFILT_WRITE ? CURL_CSELECT_OUT
+                                              : 0;
+  }
+#endif
+  return n < 0 ? 0 : n; /* EINTR: nothing happened */
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *ud, void *socketp) {
+  (void)easy;
+  (void)socketp;
+  events_watch(ud, s, what);
+  return 0;
+}
+
+static int on_timer(CURLM *multi, long ms, void *ud) {
+  engine *e = ud;
+  (void)multi;
+  e->deadline = ms < 0 ? -1.0 : mono_now() + (double)ms / 1000.0;
+  return 0;
+}
+#endif
+
+/* ---------- the write and header callbacks (no Lua) ---------- */
 
 static int buffer_append(buffer *b, const char *p, size_t n) {
   if (b->len + n > b->cap) {
@@ -70,7 +210,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   transfer *t = ud;
   size_t n = size * nmemb;
   if (t->body.len + n > t->max_body) {
-    t->too_large = 1;
+    t->too_large = "max_body";
     return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
   }
   if (t->file_path) {
@@ -92,11 +232,23 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
+/* Keeps a header value without trailing blanks (cut at HV_MAX); out of memory drops it. */
+static void keep_value(transfer *t, int k, const char *v, size_t n) {
   while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
-  if (n >= cap) n = cap - 1;
-  memcpy(dst, v, n);
-  dst[n] = '\0';
+  if (n > HV_MAX) n = HV_MAX;
+  free(t->hv[k]);
+  t->hv[k] = malloc(n + 1);
+  if (!t->hv[k]) return;
+  memcpy(t->hv[k], v, n);
+  t->hv[k][n] = '\0';
+}
+
+static void forget_values(transfer *t) {
+  int k;
+  for (k = 0; k < HV_COUNT; k++) {
+    free(t->hv[k]);
+    t->hv[k] = NULL;
+  }
 }
 
 static int header_is(const char *line, size_t namelen, const char *name) {
@@ -105,16 +257,20 @@ static int header_is(const char *line, size_t namelen, const char *name) {
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   transfer *t = ud;
-  size_t n = size * nmemb, namelen;
+  size_t n = size * nmemb, namelen, vlen;
   const char *colon, *v;
   t->header_bytes += n;
   if (t->header_bytes > t->max_header) {
-    t->too_large = 1;
+    t->too_large = "max_header";
     return 0;
   }
   if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (redirect, 100): forget the old headers */
-    t->content_type[0] = t->retry_after[0] = t->retry_after_ms[0] = t->request_id[0] = '\0';
-    t->location[0] = '\0';
+    forget_values(t);
+    t->headers_done = 0;
+    return n;
+  }
+  if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) { /* the blank line that ends a response's headers */
+    t->headers_done = 1;
     return n;
   }
   colon = memchr(p, ':', n);
@@ -122,29 +278,98 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   namelen = (size_t)(colon - p);
   v = colon + 1;
   while (v < p + n && (*v == ' ' || *v == '\t')) v++;
+  vlen = (size_t)(p + n - v);
   if (header_is(p, namelen, "content-type"))
-    copy_value(t->content_type, sizeof t->content_type, v, (size_t)(p + n - v));
+    keep_value(t, HV_CONTENT_TYPE, v, vlen);
   else if (header_is(p, namelen, "retry-after"))
-    copy_value(t->retry_after, sizeof t->retry_after, v, (size_t)(p + n - v));
+    keep_value(t, HV_RETRY_AFTER, v, vlen);
   else if (header_is(p, namelen, "retry-after-ms"))
-    copy_value(t->retry_after_ms, sizeof t->retry_after_ms, v, (size_t)(p + n - v));
+    keep_value(t, HV_RETRY_AFTER_MS, v, vlen);
   else if (header_is(p, namelen, "x-request-id") || header_is(p, namelen, "x-oneapi-request-id") ||
            header_is(p, namelen, "request-id"))
-    copy_value(t->request_id, sizeof t->request_id, v, (size_t)(p + n - v));
+    keep_value(t, HV_REQUEST_ID, v, vlen);
   else if (header_is(p, namelen, "location"))
-    copy_value(t->location, sizeof t->location, v, (size_t)(p + n - v));
+    keep_value(t, HV_LOCATION, v, vlen);
   return n;
 }
 
-/* ---------- transfer lifetime ---------- */
+/* ---------- the id -> transfer map and the done list ---------- */
 
-static void transfer_free(engine *e, transfer *t) {
-  if (t->prev)
-    t->prev->next = t->next;
-  else if (e->head == t)
-    e->head = t->next;
-  if (t->next) t->next->prev = t->prev;
-  e->count--;
+static size_t slot_of(lua_Integer id, size_t mask) MJ_WRAPS;
+static size_t slot_of(lua_Integer id, size_t mask) {
+  uint64_t h = (uint64_t)id * UINT64_C(0x9E3779B97F4A7C15); /* Fibonacci hashing */
+  return (size_t)(h >> 32) & mask;
+}
+
+static void map_insert(transfer **slots, size_t nslots, transfer *t) {
+  size_t mask = nslots - 1, i = slot_of(t->id, mask);
+  while (slots[i]) i = (i + 1) & mask;
+  slots[i] = t;
+}
+
+/* Room for one more transfer at load <= 1/2; 0 when out of memory. */
+static int map_reserve(engine *e) {
+  size_t n = e->nslots ? e->nslots * 2 : 16, i;
+  transfer **slots;
+  if ((size_t)(e->count + 1) * 2 <= e->nslots) return 1;
+  slots = calloc(n, sizeof *slots);
+  if (!slots) return 0;
+  for (i = 0; i < e->nslots; i++)
+    if (e->slots[i]) map_insert(slots, n, e->slots[i]);
+  free(e->slots);
+  e->slots = slots;
+  e->nslots = n;
+  return 1;
+}
+
+static transfer *map_find(const engine *e, lua_Integer id) {
+  size_t mask = e->nslots - 1, i;
+  if (!e->nslots) return NULL;
+  for (i = slot_of(id, mask); e->slots[i]; i = (i + 1) & mask)
+    if (e->slots[i]->id == id) return e->slots[i];
+  return NULL;
+}
+
+/* Removes t and shifts later members of its probe run back, so no tombstones are needed. */
+static void map_remove(engine *e, const transfer *t) {
+  size_t n = e->nslots, mask = n - 1, i = slot_of(t->id, mask), j;
+  while (e->slots[i] != t) i = (i + 1) & mask;
+  for (j = (i + 1) & mask; e->slots[j]; j = (j + 1) & mask) {
+    size_t home = slot_of(e->slots[j]->id, mask);
+    /* slots[j] may fill the hole at i unless its home lies cyclically in (i, j] */
+    if (((j + n - home) & mask) >= ((j + n - i) & mask)) {
+      e->slots[i] = e->slots[j];
+      i = j;
+    }
+  }
+  e->slots[i] = NULL;
+}
+
+static void done_push(engine *e, transfer *t) {
+  t->done_prev = e->done_tail;
+  t->done_next = NULL;
+  if (e->done_tail)
+    e->done_tail->done_next = t;
+  else
+    e->done_head = t;
+  e->done_tail = t;
+  e->ndone++;
+}
+
+static void done_unlink(engine *e, transfer *t) {
+  if (t->done_prev)
+    t->done_prev->done_next = t->done_next;
+  else
+    e->done_head = t->done_next;
+  if (t->done_next)
+    t->done_next->done_prev = t->done_prev;
+  else
+    e->done_tail = t->done_prev;
+  e->ndone--;
+}
+
+/* Frees a transfer's resources; the map and the done list are the caller's business. */
+static void transfer_destroy(engine *e, transfer *t) {
   if (t->easy) {
     if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
     if (!e->closed && e->pooled < EASY_POOL_MAX) {
@@ -155,21 +380,39 @@ static void transfer_free(engine *e, transfer *t) {
     }
   }
   curl_slist_free_all(t->headers);
+  forget_values(t);
   free(t->body.data);
   if (t->file) fclose(t->file);
   free(t->file_path);
   free(t);
 }
 
+/* A transfer leaves the engine: cancelled, or its record handed out. */
+static void transfer_free(engine *e, transfer *t) {
+  if (t->finished) done_unlink(e, t);
+  map_remove(e, t);
+  e->count--;
+  transfer_destroy(e, t);
+}
+
 static void engine_cleanup(engine *e) {
-  int i;
+  size_t i;
+  int k;
   if (e->closed) return;
   e->closed = 1;
-  while (e->head) transfer_free(e, e->head);
-  for (i = 0; i < e->pooled; i++) curl_easy_cleanup(e->pool[i]);
+  for (i = 0; i < e->nslots; i++)
+    if (e->slots[i]) transfer_destroy(e, e->slots[i]);
+  free(e->slots);
+  e->slots = NULL;
+  e->nslots = 0;
+  e->count = e->ndone = 0;
+  e->done_head = e->done_tail = NULL;
+  for (k = 0; k < e->pooled; k++) curl_easy_cleanup(e->pool[k]);
   e->pooled = 0;
-  if (e->multi) curl_multi_cleanup(e->multi);
+  if (e->multi) curl_multi_cleanup(e->multi); /* may still call on_socket: close the descriptor after */
   e->multi = NULL;
+  if (e->evfd >= 0) close(e->evfd);
+  e->evfd = -1;
 }
 
 static engine *check_engine(lua_State *L) {
@@ -178,41 +421,44 @@ static engine *check_engine(lua_State *L) {
   return e;
 }
 
-/* ---------- request options from a Lua table ---------- */
-
-static const char *opt_string(lua_State *L, int spec, const char *key, int required) {
-  const char *s = NULL;
-  lua_getfield(L, spec, key);
-  if (lua_type(L, -1) == LUA_TSTRING)
-    s = lua_tostring(L, -1); /* the spec table keeps the string alive until request() returns */
-  else if (!lua_isnil(L, -1) || required)
-    luaL_error(L, "request: field '%s' must be a string", key);
-  lua_pop(L, 1);
-  return s;
+/* For the methods that free transfers: not from a finalizer that runs while a step builds records. */
+static engine *check_idle(lua_State *L) {
+  engine *e = check_engine(L);
+  if (e->delivering) luaL_error(L, "midjourney.core: engine is busy in step (called from a finalizer?)");
+  return e;
 }
 
-static double opt_number(lua_State *L, int spec, const char *key, double dflt) {
-  double v = dflt;
-  lua_getfield(L, spec, key);
-  if (lua_type(L, -1) == LUA_TNUMBER) {
-    v = (double)lua_tonumber(L, -1);
-    if (!(v >= 0) || isinf(v)) luaL_error(L, "request: field '%s' must be a non-negative number", key);
-  } else if (!lua_isnil(L, -1)) {
-    luaL_error(L, "request: field '%s' must be a number", key);
-  }
-  lua_pop(L, 1);
-  return v;
+/* ---------- reading a request from its Lua table (raises on bad input) ---------- */
+
+typedef struct request_opts {
+  const char *method, *url, *body, *file, *ca_file, *ca_path;
+  size_t body_len;
+  double timeout, connect_timeout, low_speed_limit, low_speed_time, max_body, max_header;
+  int follow, verify, fresh, has_headers;
+  struct curl_slist *headers; /* built last; the caller owns it once read_request returns */
+} request_opts;
+
+/* The value on top of the stack, for field `key` of a `what` table ("request", "engine"). */
+static const char *opt_string(lua_State *L, const char *key) {
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "request: field '%s' must be a string", key);
+  return lua_tostring(L, -1); /* the spec table keeps the string alive until the call returns */
 }
 
-static int opt_bool(lua_State *L, int spec, const char *key, int dflt) {
-  int v = dflt;
-  lua_getfield(L, spec, key);
-  if (lua_type(L, -1) == LUA_TBOOLEAN)
-    v = lua_toboolean(L, -1);
-  else if (!lua_isnil(L, -1))
-    luaL_error(L, "request: field '%s' must be a boolean", key);
-  lua_pop(L, 1);
-  return v;
+/* A number: NaN, negatives and infinities raise, naming the field; values above max are clamped
+ * to max. `integral` refuses fractions (counts). */
+static double opt_number(lua_State *L, const char *what, const char *key, double max, int integral) {
+  double v;
+  if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: field '%s' must be a number", what, key);
+  v = (double)lua_tonumber(L, -1);
+  if (!(v >= 0) || isinf(v) || (integral && v != floor(v)))
+    luaL_error(L, "%s: field '%s' must be a finite non-negative %s (got %f)", what, key,
+               integral ? "integer" : "number", (lua_Number)v);
+  return v > max ? max : v;
+}
+
+static int opt_bool(lua_State *L, const char *key) {
+  if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "request: field '%s' must be a boolean", key);
+  return lua_toboolean(L, -1);
 }
 
 static int valid_header(const char *s, size_t n) {
@@ -222,35 +468,26 @@ static int valid_header(const char *s, size_t n) {
   return memchr(s, ':', n) != NULL || (n > 0 && s[n - 1] == ';');
 }
 
-/* Collects the header list; raises on a bad value (after freeing what it built). */
-static struct curl_slist *build_headers(lua_State *L, int spec, int is_post) {
+/* Collects the header list from the array on top; raises on a bad value (after freeing what it built). */
+static struct curl_slist *read_headers(lua_State *L, int is_post) {
   struct curl_slist *list = NULL, *next;
-  size_t i, n;
-  lua_getfield(L, spec, "headers");
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    n = 0;
-  } else {
-    if (!lua_istable(L, -1)) luaL_error(L, "request: field 'headers' must be an array of strings");
-    n = mj_rawlen(L, -1);
-    for (i = 1; i <= n; i++) {
-      size_t len;
-      const char *h;
-      lua_rawgeti(L, -1, (int)i);
-      h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-      if (!h || !valid_header(h, len)) {
-        curl_slist_free_all(list);
-        luaL_error(L, "request: headers[%d] must be a 'Name: value' string without CR, LF or NUL", (int)i);
-      }
-      next = curl_slist_append(list, h);
-      lua_pop(L, 1);
-      if (!next) {
-        curl_slist_free_all(list);
-        luaL_error(L, "request: out of memory");
-      }
-      list = next;
+  size_t i, n = mj_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *h;
+    lua_rawgeti(L, -1, (int)i);
+    h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!h || !valid_header(h, len)) {
+      curl_slist_free_all(list);
+      luaL_error(L, "request: headers[%d] must be a 'Name: value' string without CR, LF or NUL", (int)i);
     }
+    next = curl_slist_append(list, h);
     lua_pop(L, 1);
+    if (!next) {
+      curl_slist_free_all(list);
+      luaL_error(L, "request: out of memory");
+    }
+    list = next;
   }
   if (is_post) { /* never wait for "100 Continue" */
     next = curl_slist_append(list, "Expect:");
@@ -259,77 +496,113 @@ static struct curl_slist *build_headers(lua_State *L, int spec, int is_post) {
   return list;
 }
 
+#define KEY_IS(lit) (len == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
+
+/* One field (key at -2, value at -1); 0 for an unknown key. */
+static int read_field(lua_State *L, request_opts *o, const char *k, size_t len) {
+  if (KEY_IS("url"))
+    o->url = opt_string(L, "url");
+  else if (KEY_IS("method"))
+    o->method = opt_string(L, "method");
+  else if (KEY_IS("headers")) {
+    if (!lua_istable(L, -1)) luaL_error(L, "request: field 'headers' must be an array of strings");
+    o->has_headers = 1; /* read after every other field, so nothing raises once the list exists */
+  } else if (KEY_IS("body")) {
+    opt_string(L, "body");
+    o->body = lua_tolstring(L, -1, &o->body_len);
+  } else if (KEY_IS("timeout"))
+    o->timeout = opt_number(L, "request", "timeout", MAX_SECONDS, 0);
+  else if (KEY_IS("connect_timeout"))
+    o->connect_timeout = opt_number(L, "request", "connect_timeout", MAX_SECONDS, 0);
+  else if (KEY_IS("low_speed_limit"))
+    o->low_speed_limit = opt_number(L, "request", "low_speed_limit", MAX_LONG, 0);
+  else if (KEY_IS("low_speed_time"))
+    o->low_speed_time = opt_number(L, "request", "low_speed_time", MAX_SECONDS, 0);
+  else if (KEY_IS("max_body"))
+    o->max_body = opt_number(L, "request", "max_body", MAX_SIZE, 0);
+  else if (KEY_IS("max_header"))
+    o->max_header = opt_number(L, "request", "max_header", MAX_SIZE, 0);
+  else if (KEY_IS("file"))
+    o->file = opt_string(L, "file");
+  else if (KEY_IS("follow"))
+    o->follow = opt_bool(L, "follow");
+  else if (KEY_IS("verify"))
+    o->verify = opt_bool(L, "verify");
+  else if (KEY_IS("fresh_connect"))
+    o->fresh = opt_bool(L, "fresh_connect");
+  else if (KEY_IS("ca_file"))
+    o->ca_file = opt_string(L, "ca_file");
+  else if (KEY_IS("ca_path"))
+    o->ca_path = opt_string(L, "ca_path");
+  else
+    return 0;
+  return 1;
+}
+
+/* One pass over the table (a request usually sets a handful of its 16 fields). */
+static void read_request(lua_State *L, int spec, request_opts *o) {
+  luaL_checktype(L, spec, LUA_TTABLE);
+  memset(o, 0, sizeof *o);
+  o->method = "GET";
+  o->max_body = DEFAULT_MAX_BODY;
+  o->max_header = DEFAULT_MAX_HEADER;
+  o->verify = 1;
+  lua_pushnil(L);
+  while (lua_next(L, spec)) {
+    size_t len = 0;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+    if (!k || !read_field(L, o, k, len))
+      luaL_error(L, "request: unknown field '%s'", k ? k : luaL_typename(L, -2));
+    lua_pop(L, 1);
+  }
+  if (!o->url) luaL_error(L, "request: field 'url' must be a string");
+  if (strcmp(o->method, "GET") && strcmp(o->method, "POST") && strcmp(o->method, "HEAD") &&
+      strcmp(o->method, "PUT") && strcmp(o->method, "DELETE"))
+    luaL_error(L, "request: unsupported method '%s'", o->method);
+  if (o->has_headers) {
+    lua_getfield(L, spec, "headers");
+    o->headers = read_headers(L, strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0);
+    lua_pop(L, 1);
+  } else if (strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0) {
+    o->headers = curl_slist_append(NULL, "Expect:"); /* never wait for "100 Continue" */
+  }
+}
+
+/* ---------- creating the transfer and configuring its easy handle (no Lua) ---------- */
+
 static CURL *take_easy(engine *e) {
   if (e->pooled > 0) return e->pool[--e->pooled];
   return curl_easy_init();
 }
 
-static int engine_request(lua_State *L) {
-  engine *e = check_engine(L);
-  const char *method, *url, *body, *file, *ca_file, *ca_path;
-  size_t body_len = 0;
-  double timeout, connect_timeout, low_speed_limit, low_speed_time, max_body, max_header;
-  int follow, verify, is_post, fresh;
-  struct curl_slist *headers;
-  transfer *t;
-  CURL *h;
-
-  luaL_checktype(L, 2, LUA_TTABLE);
-  method = opt_string(L, 2, "method", 0);
-  if (!method) method = "GET";
-  url = opt_string(L, 2, "url", 1);
-  lua_getfield(L, 2, "body");
-  if (lua_type(L, -1) == LUA_TSTRING)
-    body = lua_tolstring(L, -1, &body_len);
-  else if (lua_isnil(L, -1))
-    body = NULL;
-  else
-    return luaL_error(L, "request: field 'body' must be a string");
-  lua_pop(L, 1);
-  file = opt_string(L, 2, "file", 0);
-  ca_file = opt_string(L, 2, "ca_file", 0);
-  ca_path = opt_string(L, 2, "ca_path", 0);
-  timeout = opt_number(L, 2, "timeout", 0);
-  connect_timeout = opt_number(L, 2, "connect_timeout", 0);
-  low_speed_limit = opt_number(L, 2, "low_speed_limit", 0);
-  low_speed_time = opt_number(L, 2, "low_speed_time", 0);
-  max_body = opt_number(L, 2, "max_body", DEFAULT_MAX_BODY);
-  max_header = opt_number(L, 2, "max_header", DEFAULT_MAX_HEADER);
-  follow = opt_bool(L, 2, "follow", 0);
-  verify = opt_bool(L, 2, "verify", 1);
-  fresh = opt_bool(L, 2, "fresh_connect", 0);
-  if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "HEAD") && strcmp(method, "PUT") &&
-      strcmp(method, "DELETE"))
-    return luaL_error(L, "request: unsupported method '%s'", method);
-  is_post = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
-
-  headers = build_headers(L, 2, is_post);
-  t = malloc(sizeof *t); /* not calloc: the header buffers are large and only need a NUL */
-  if (t) {
-    memset(t, 0, offsetof(transfer, content_type));
-    t->content_type[0] = t->retry_after[0] = t->retry_after_ms[0] = t->request_id[0] = '\0';
-    t->location[0] = t->errbuf[0] = '\0';
-    t->prev = t->next = NULL;
-  }
-  h = t ? take_easy(e) : NULL;
-  if (!t || !h || (file && !(t->file_path = strdup(file)))) {
-    curl_slist_free_all(headers);
-    if (h) curl_easy_cleanup(h);
+/* A zeroed transfer with a fresh id, in the map, owning o->headers; NULL when out of memory
+ * (o->headers is then still the caller's). */
+static transfer *transfer_new(engine *e, request_opts *o) {
+  transfer *t = calloc(1, sizeof *t);
+  if (!t || !map_reserve(e) || (o->file && !(t->file_path = strdup(o->file))) || !(t->easy = take_easy(e))) {
     if (t) free(t->file_path);
     free(t);
-    return luaL_error(L, "request: out of memory");
+    return NULL;
   }
-  t->easy = h;
-  t->headers = headers;
-  t->max_body = max_body >= (double)SIZE_MAX ? SIZE_MAX : (size_t)max_body;
-  t->max_header = max_header >= (double)SIZE_MAX ? SIZE_MAX : (size_t)max_header;
-  t->id = ++e->next_id;
-  t->next = e->head;
-  if (e->head) e->head->prev = t;
-  e->head = t;
+  t->id = next_id();
+  t->headers = o->headers;
+  o->headers = NULL;
+  /* both limits are clamped to 2^53 by read_request, so the conversions are exact */
+  t->max_body = (size_t)o->max_body;
+  t->max_header = (size_t)o->max_header;
+  map_insert(e->slots, e->nslots, t);
   e->count++;
+  return t;
+}
 
-  curl_easy_setopt(h, CURLOPT_URL, url);
+/* Milliseconds for libcurl: the value was clamped to one day by read_request. */
+static long ms_of(double seconds) {
+  return (long)(seconds * 1000.0 + 0.5);
+}
+
+static void configure_easy(transfer *t, const request_opts *o) {
+  CURL *h = t->easy;
+  curl_easy_setopt(h, CURLOPT_URL, o->url);
   curl_easy_setopt(h, CURLOPT_PRIVATE, t);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -337,7 +610,7 @@ static int engine_request(lua_State *L) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -347,49 +620,132 @@ static int engine_request(lua_State *L) {
   curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-  if (follow) {
+  if (o->follow) {
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
   }
   /* A request that must never be sent twice: libcurl silently re-sends a request whose reused
    * keep-alive connection turned out dead; a fresh connection cannot be "dead on reuse". */
-  if (fresh) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+  if (o->fresh) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
   /* downloads: big reads mean fewer callbacks and write calls (curl's own tool does this) */
-  if (file) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
-  if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
-  if (connect_timeout > 0)
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
-  if (low_speed_limit > 0 && low_speed_time > 0) {
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)low_speed_limit);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(low_speed_time < 1 ? 1 : low_speed_time));
+  if (o->file) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
+  if (o->timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms_of(o->timeout));
+  if (o->connect_timeout > 0) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms_of(o->connect_timeout));
+  if (o->low_speed_limit > 0 && o->low_speed_time > 0) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->low_speed_time < 1 ? 1 : o->low_speed_time));
   }
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-  if (ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
-  if (ca_path) curl_easy_setopt(h, CURLOPT_CAPATH, ca_path);
-  if (strcmp(method, "POST") == 0) {
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->verify ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->verify ? 2L : 0L);
+  if (o->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+  if (o->ca_path) curl_easy_setopt(h, CURLOPT_CAPATH, o->ca_path);
+  if (strcmp(o->method, "POST") == 0) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body ? body : "");
-  } else if (strcmp(method, "HEAD") == 0) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+    curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
+  } else if (strcmp(o->method, "HEAD") == 0) {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(method, "GET") != 0) {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-      curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body);
+  } else if (strcmp(o->method, "GET") != 0) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
+    if (o->body) {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+      curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body);
     }
   }
-  if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
-    transfer_free(e, t);
-    return luaL_error(L, "request: curl_multi_add_handle failed");
-  }
-  lua_pushinteger(L, t->id);
-  return 1;
 }
 
-/* ---------- finished transfers become records ---------- */
+/* ---------- driving libcurl (no Lua) ---------- */
+
+/* Milliseconds to wait for activity: 0 when records are waiting, else at most `timeout` (clamped
+ * to a day) and no later than libcurl's next timer. Rounded up, so a timer is never run early. */
+static int wait_ms(const engine *e, double timeout) {
+  if (!(timeout > 0) || e->done_head) return 0;
+  if (timeout > MAX_SECONDS) timeout = MAX_SECONDS;
+#ifdef MJ_EVENTS
+  if (e->evfd >= 0 && e->deadline >= 0) {
+    double left = e->deadline - mono_now();
+    if (left < timeout) timeout = left > 0 ? left : 0;
+  }
+#endif
+  return (int)ceil(timeout * 1000.0);
+}
+
+#ifdef MJ_EVENTS
+/* socket_action mode: wait on the descriptor, hand libcurl the ready sockets, then its timer if due. */
+static CURLMcode drive_events(engine *e, double timeout) {
+  curl_socket_t fds[EVENTS_MAX];
+  int whats[EVENTS_MAX], n, i, running;
+  CURLMcode rc = CURLM_OK;
+  n = events_wait(e, wait_ms(e, timeout), fds, whats);
+  for (i = 0; i < n && rc == CURLM_OK; i++)
+    rc = curl_multi_socket_action(e->multi, fds[i], whats[i], &running);
+  if (rc == CURLM_OK && e->deadline >= 0 && mono_now() >= e->deadline) {
+    /* libcurl calls on_timer again from inside this call when another timer is pending (even
+     * the same one, should it run early: it clears its "last timer" memory for a timeout). */
+    e->deadline = -1.0;
+    rc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+  return rc;
+}
+#endif
+
+/* poll + perform mode, for platforms without epoll or kqueue. */
+static CURLMcode drive_poll(engine *e, double timeout) {
+  int running, ms = wait_ms(e, timeout);
+  CURLMcode rc = CURLM_OK;
+  if (ms > 0) rc = curl_multi_poll(e->multi, NULL, 0, ms, NULL);
+  if (rc == CURLM_OK) rc = curl_multi_perform(e->multi, &running);
+  return rc;
+}
+
+/* libcurl 7.88 reports a response header line over CURL_MAX_HTTP_HEADER (100 KiB) as "Out of
+ * memory" and headers over 300 KiB in all as a receive error "Too large response headers";
+ * 8.6+ says CURLE_TOO_LARGE for both. Any of these before the headers ended: too large. */
+static int header_overflow(const transfer *t) {
+  if (t->headers_done) return 0;
+  if (t->result == CURLE_OUT_OF_MEMORY) return 1;
+#if LIBCURL_VERSION_NUM >= 0x080600
+  if (t->result == CURLE_TOO_LARGE) return 1;
+#endif
+  return t->result == CURLE_RECV_ERROR && strncmp(t->errbuf, "Too large response headers", 26) == 0;
+}
+
+/* A finished transfer: close its output file, name a header overflow; C state only, so doing it
+ * twice or handing the record out at a later step changes nothing. */
+static void transfer_finish(transfer *t, CURLcode result) {
+  t->finished = 1;
+  t->result = result;
+  if (t->file_path) {
+    if (!t->file && result == CURLE_OK) { /* an empty body: an empty file */
+      t->file = fopen(t->file_path, "wb");
+      if (!t->file) t->file_failed = 1;
+    }
+    if (t->file) {
+      if (fclose(t->file) != 0 && result == CURLE_OK) t->file_failed = 1;
+      t->file = NULL;
+    }
+  }
+  if (!t->too_large && header_overflow(t)) t->too_large = "libcurl";
+}
+
+/* Moves every finished transfer from libcurl's message queue to the done list. No Lua here:
+ * a message read from the queue is gone from libcurl, so nothing may raise before the
+ * transfer is on the done list, from where the next step hands it out if this one cannot. */
+static void drain(engine *e) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+    transfer *t = NULL;
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+    if (!t || t->finished) continue;
+    transfer_finish(t, msg->data.result);
+    done_push(e, t);
+  }
+}
+
+/* ---------- records (Lua) ---------- */
 
 static const char *error_kind(const transfer *t) {
   if (t->too_large) return "too_large";
@@ -414,14 +770,26 @@ static const char *error_kind(const transfer *t) {
   }
 }
 
+static const char *error_message(const transfer *t) {
+  if (t->too_large) {
+    if (strcmp(t->too_large, "max_body") == 0) return "response larger than the configured limit";
+    if (strcmp(t->too_large, "max_header") == 0) return "response headers larger than the configured limit";
+    return "response headers larger than libcurl accepts (a line over 100 KiB or over 300 KiB in all)";
+  }
+  if (t->file_failed) return "could not write the output file";
+  return t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
+}
+
 static void set_str(lua_State *L, const char *key, const char *v) {
   if (!v || !*v) return;
   lua_pushstring(L, v);
   lua_setfield(L, -2, key);
 }
 
-static void push_record(lua_State *L, transfer *t) {
+/* Reads the transfer and changes nothing, so it can run again for the same transfer. */
+static void push_record(lua_State *L, const transfer *t) {
   long status = 0, reqsize = 0;
+  int k;
   double total = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &reqsize);
@@ -432,32 +800,19 @@ static void push_record(lua_State *L, transfer *t) {
   lua_pushinteger(L, (lua_Integer)status);
   lua_setfield(L, -2, "status");
   if (t->file_path) {
-    if (!t->file && t->result == CURLE_OK) t->file = fopen(t->file_path, "wb"); /* empty body: empty file */
-    if (t->file) {
-      if (fclose(t->file) != 0 && t->result == CURLE_OK) t->file_failed = 1;
-      t->file = NULL;
-    }
     lua_pushstring(L, t->file_path);
     lua_setfield(L, -2, "file");
   } else {
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
     lua_setfield(L, -2, "body");
   }
-  set_str(L, "content_type", t->content_type);
-  set_str(L, "retry_after", t->retry_after);
-  set_str(L, "retry_after_ms", t->retry_after_ms);
-  set_str(L, "request_id", t->request_id);
-  set_str(L, "location", t->location);
+  for (k = 0; k < HV_COUNT; k++) set_str(L, hv_fields[k], t->hv[k]);
   if (t->result != CURLE_OK || t->file_failed) {
-    const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
-    if (t->too_large)
-      msg = "response larger than the configured limit";
-    else if (t->file_failed)
-      msg = "could not write the output file";
-    lua_pushstring(L, msg);
+    lua_pushstring(L, error_message(t));
     lua_setfield(L, -2, "error");
     lua_pushstring(L, error_kind(t));
     lua_setfield(L, -2, "error_kind");
+    set_str(L, "limit", t->too_large);
   }
   lua_pushinteger(L, (lua_Integer)t->result);
   lua_setfield(L, -2, "curl_code");
@@ -469,48 +824,125 @@ static void push_record(lua_State *L, transfer *t) {
   lua_setfield(L, -2, "size");
 }
 
-/* e:step(timeout) -> records|nil, running. Waits at most `timeout` seconds for activity. */
-static int engine_step(lua_State *L) {
-  engine *e = check_engine(L);
-  double timeout = luaL_optnumber(L, 2, 0);
-  int running = 0, left, n = 0;
-  CURLMsg *msg;
-  if (timeout > 0 && e->head) {
-    int ms = timeout > 86400 ? 86400000 : (int)(timeout * 1000.0 + 0.5);
-    if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
-      return luaL_error(L, "midjourney.core: curl_multi_poll failed");
-  }
-  if (e->head && curl_multi_perform(e->multi, &running) != CURLM_OK)
-    return luaL_error(L, "midjourney.core: curl_multi_perform failed");
-  /* finished transfers come from libcurl's message queue: no walk over those in flight */
-  while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
-    transfer *t = NULL;
-    if (msg->msg != CURLMSG_DONE) continue;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-    if (!t) continue;
-    t->result = msg->data.result;
-    if (n == 0) lua_newtable(L);
+/* Run through lua_pcall: builds the array of records of the done list and frees nothing. */
+static int push_records(lua_State *L) {
+  const engine *e = lua_touserdata(L, 1);
+  const transfer *t;
+  int n = 0;
+  lua_createtable(L, (int)e->ndone, 0);
+  for (t = e->done_head; t; t = t->done_next) {
     push_record(L, t);
     lua_rawseti(L, -2, ++n);
-    transfer_free(e, t);
   }
-  if (n == 0) lua_pushnil(L);
-  lua_pushinteger(L, running);
+  return 1;
+}
+
+/* ---------- the Lua methods ---------- */
+
+/* e:request(spec) -> id. Three steps: read the table (may raise; allocates only the header list,
+ * last), create the transfer (no Lua), configure its easy handle (no Lua). */
+static int engine_request(lua_State *L) {
+  engine *e = check_engine(L);
+  request_opts o;
+  transfer *t;
+  read_request(L, 2, &o);
+  t = transfer_new(e, &o);
+  if (!t) {
+    curl_slist_free_all(o.headers);
+    return luaL_error(L, "request: out of memory");
+  }
+  configure_easy(t, &o);
+  if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) {
+    transfer_free(e, t);
+    return luaL_error(L, "request: curl_multi_add_handle failed");
+  }
+  lua_pushinteger(L, t->id);
+  return 1;
+}
+
+/* e:step([timeout]) -> records|nil, running.
+ * No record is ever lost: drain() moves finished transfers to the done list without touching
+ * Lua; the records are then built in a protected call that frees nothing. If anything raises
+ * there (out of memory, a finalizer's error), the step re-raises and the done list is intact,
+ * so the next step hands the same transfers out. Only once the whole array exists are the
+ * transfers freed, and nothing after that can raise. Finalizers that run during the protected
+ * call cannot free transfers under it: step, cancel and close raise while `delivering`. */
+static int engine_step(lua_State *L) {
+  engine *e = check_idle(L);
+  double timeout = luaL_optnumber(L, 2, 0);
+  CURLMcode rc = CURLM_OK;
+  int status;
+  if (e->evfail) {
+    int err = e->evfail;
+    e->evfail = 0;
+    return luaL_error(L, "midjourney.core: could not watch a socket: %s", strerror(err));
+  }
+  if (e->count > e->ndone) { /* transfers in flight */
+#ifdef MJ_EVENTS
+    rc = e->evfd >= 0 ? drive_events(e, timeout) : drive_poll(e, timeout);
+#else
+    rc = drive_poll(e, timeout);
+#endif
+  }
+  if (rc != CURLM_OK) return luaL_error(L, "midjourney.core: %s", curl_multi_strerror(rc));
+  drain(e);
+  if (!e->done_head) {
+    lua_pushnil(L);
+  } else {
+    lua_pushcfunction(L, push_records);
+    lua_pushlightuserdata(L, e);
+    e->delivering = 1;
+    status = lua_pcall(L, 1, 1, 0);
+    e->delivering = 0;
+    if (status != 0) return lua_error(L);
+    while (e->done_head) transfer_free(e, e->done_head);
+  }
+  lua_pushinteger(L, e->count);
   return 2;
 }
 
-static int engine_cancel(lua_State *L) {
+/* e:fd() -> integer|nil: the epoll/kqueue descriptor, readable when a socket needs attention. */
+static int engine_fd(lua_State *L) {
   engine *e = check_engine(L);
-  lua_Integer id = luaL_checkinteger(L, 2);
-  transfer *t;
-  for (t = e->head; t; t = t->next) {
-    if (t->id == id) {
-      transfer_free(e, t);
-      lua_pushboolean(L, 1);
-      return 1;
+  if (e->evfd >= 0)
+    lua_pushinteger(L, e->evfd);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+/* e:timeout() -> seconds|nil until libcurl's next timer; 0 when records wait for a step. */
+static int engine_timeout(lua_State *L) {
+  engine *e = check_engine(L);
+  double left = 0;
+  int have = 0;
+  if (e->done_head) {
+    have = 1;
+  } else if (e->count > 0) {
+#ifdef MJ_EVENTS
+    if (e->evfd >= 0) {
+      have = e->deadline >= 0;
+      if (have) left = e->deadline - mono_now();
+    } else
+#endif
+    {
+      long ms = -1;
+      have = curl_multi_timeout(e->multi, &ms) == CURLM_OK && ms >= 0;
+      if (have) left = (double)ms / 1000.0;
     }
   }
-  lua_pushboolean(L, 0);
+  if (!have)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, (lua_Number)(left > 0 ? left : 0));
+  return 1;
+}
+
+static int engine_cancel(lua_State *L) {
+  engine *e = check_idle(L);
+  transfer *t = map_find(e, luaL_checkinteger(L, 2));
+  if (t) transfer_free(e, t);
+  lua_pushboolean(L, t != NULL);
   return 1;
 }
 
@@ -522,6 +954,8 @@ static int engine_running(lua_State *L) {
 
 static int engine_close(lua_State *L) {
   engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  if (e->delivering)
+    return luaL_error(L, "midjourney.core: engine is busy in step (called from a finalizer?)");
   engine_cleanup(e);
   return 0;
 }
@@ -541,33 +975,52 @@ static int engine_tostring(lua_State *L) {
 /* core.engine([opts]) */
 static int engine_new(lua_State *L) {
   engine *e;
-  long max_host = 0, max_total = 0;
+  double max_host = 0, max_total = 0;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    max_host = (long)opt_number(L, 1, "max_host_connections", 0);
-    max_total = (long)opt_number(L, 1, "max_connections", 0);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (strcmp(k, "max_host_connections") == 0)
+        max_host = opt_number(L, "engine", k, MAX_LONG, 1);
+      else if (strcmp(k, "max_connections") == 0)
+        max_total = opt_number(L, "engine", k, MAX_LONG, 1);
+      else
+        luaL_error(L, "engine: unknown option '%s'",
+                   lua_type(L, -2) == LUA_TSTRING ? k : luaL_typename(L, -2));
+      lua_pop(L, 1);
+    }
   }
   e = mj_newuserdata(L, sizeof *e);
   memset(e, 0, sizeof *e);
   e->closed = 1; /* until the multi handle exists, so a failed init is safe to collect */
+  e->evfd = -1;
+  e->deadline = -1.0;
   luaL_getmetatable(L, ENGINE_MT);
   lua_setmetatable(L, -2);
   e->multi = curl_multi_init();
   if (!e->multi) return luaL_error(L, "midjourney.core: curl_multi_init failed");
   e->closed = 0;
-  if (max_host > 0) curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
-  if (max_total > 0) curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
+  if (max_host > 0) curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_host);
+  if (max_total > 0) curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_total);
+#ifdef MJ_EVENTS
+  /* One mode per engine, chosen here: socket_action with the descriptor, or (when it cannot be
+   * created, e.g. out of descriptors) poll + perform, as on platforms without either. */
+  e->evfd = events_open();
+  if (e->evfd >= 0) {
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+  }
+#endif
   return 1;
 }
 
 static const luaL_Reg engine_methods[] = {
-  {"request", engine_request},
-  {"step", engine_step},
-  {"cancel", engine_cancel},
-  {"running", engine_running},
-  {"close", engine_close},
-  {"closed", engine_closed},
-  {NULL, NULL},
+  {"request", engine_request}, {"step", engine_step},     {"fd", engine_fd},
+  {"timeout", engine_timeout}, {"cancel", engine_cancel}, {"running", engine_running},
+  {"close", engine_close},     {"closed", engine_closed}, {NULL, NULL},
 };
 
 int mjs_open_engine(lua_State *L) {

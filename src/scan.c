@@ -1,6 +1,14 @@
 /* Pure C scanners of midjourney.core (see scan.h): JSON, big-integer quoting,
  * Retry-After, progress, response classification. No Lua, no allocation
- * (except a number longer than 64 bytes being converted), single pass. */
+ * (except a number longer than 64 bytes being converted), single pass.
+ *
+ * What belongs here (docs/DESIGN.md, "midjourney.core"): C holds mechanism and the pure,
+ * fuzzable scanners of the wire format: JSON validation, field extraction, and the
+ * classifier that recognises the gateway's error *shapes* (api.md section 3.4: submit
+ * envelope, relay error, OpenAI-style error, ...) and pulls out their fields. What a shape
+ * *means* for the caller (which error kind, whether to retry, not found or not) is policy
+ * and lives in Lua (midjourney.client, midjourney.retry). A new shape is a scanner change
+ * here plus a policy change there; no error kind or retry decision is ever made in C. */
 #include "scan.h"
 
 #include <locale.h>
@@ -16,6 +24,23 @@ typedef unsigned char uchar;
 #else
 #define MJS_INLINE static
 #endif
+
+/* Unsigned wraparound is intended in the function marked with this (word-at-a-time byte tricks):
+ * clang's -fsanitize=integer (`make sanitize`) must not flag it. Nowhere else in this file. */
+#if defined(__clang__)
+#define MJS_WRAPS __attribute__((no_sanitize("integer")))
+#else
+#define MJS_WRAPS
+#endif
+
+/* High bit set in each byte of x that is '"', '\\' or below 0x20, exact for the lowest such byte
+ * (a borrow only spreads to higher bytes). The subtractions wrap on purpose. */
+MJS_INLINE MJS_WRAPS uint64_t str_stop_bits(uint64_t x) {
+  uint64_t q = x ^ 0x2222222222222222ULL, b = x ^ 0x5C5C5C5C5C5C5C5CULL;
+  return (((q - 0x0101010101010101ULL) & ~q) | ((b - 0x0101010101010101ULL) & ~b) |
+          ((x - 0x2020202020202020ULL) & ~x)) &
+         0x8080808080808080ULL;
+}
 
 /* Bytes that end the fast path inside a string: quote, backslash, controls. */
 static const uchar str_stop[256] = {
@@ -88,13 +113,9 @@ MJS_INLINE int scan_string(mjs_parser *p, mjs_value *v) {
     /* 8 bytes at a time: the lowest flagged byte of a word is the first '"', '\\'
      * or byte < 0x20 in it (borrows only spread to higher bytes). */
     while (i + 8 <= n) {
-      uint64_t x, q, b, t;
+      uint64_t x, t;
       memcpy(&x, s + i, 8);
-      q = x ^ 0x2222222222222222ULL;
-      b = x ^ 0x5C5C5C5C5C5C5C5CULL;
-      t = (((q - 0x0101010101010101ULL) & ~q) | ((b - 0x0101010101010101ULL) & ~b) |
-           ((x - 0x2020202020202020ULL) & ~x)) &
-          0x8080808080808080ULL;
+      t = str_stop_bits(x);
       if (t) {
         i += (size_t)(__builtin_ctzll(t) >> 3);
         goto stop;
