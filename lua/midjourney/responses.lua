@@ -98,8 +98,14 @@ function M.transport_error(rec, class, limit)
   local msg = rec.error or "transport failure"
   if rec.error_kind == "tls" then
     msg = msg .. " (set the ca_file or ca_path option to trust another CA)"
-  elseif rec.error_kind == "too_large" and limit then
-    msg = msg .. " (" .. limit .. ")"
+  elseif rec.error_kind == "too_large" then
+    if rec.limit == "max_header" then
+      msg = msg .. " (the response headers are over max_header)"
+    elseif rec.limit == "libcurl" then
+      msg = msg .. " (a response header line or the headers are over libcurl's limit)"
+    elseif limit then
+      msg = msg .. " (" .. limit .. ")"
+    end
   end
   if class == "submit" then
     if rec.sent ~= false then
