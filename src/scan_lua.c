@@ -117,6 +117,102 @@ static void set_item_raw(lua_State *L, const char *s, const mjs_value *v) {
   lua_setfield(L, -2, "type");
 }
 
+/* The members a poll reads: "id", "status" and "progress" (unescaped keys). A Task gets every
+ * other field from the full decode when something asks for it, so a poll builds no strings for
+ * the prompt, the URLs or the description. */
+static int is_poll_key(const char *s, const mjs_value *key) {
+  const char *k = s + key->off;
+  if (key->flags & MJS_STR_ESC) return 0;
+  switch (key->len) {
+  case 2: return k[0] == 'i' && k[1] == 'd';
+  case 6: return memcmp(k, "status", 6) == 0;
+  case 8: return memcmp(k, "progress", 8) == 0;
+  default: return 0;
+  }
+}
+
+/* Like fill_fields, for the poll members only (the rest is validated and skipped). */
+static int fill_poll_fields(lua_State *L, mjs_parser *p, mjs_iter *it) {
+  mjs_member m;
+  int r;
+  while ((r = mjs_next(p, it, &m, 0)) == 1) {
+    if (!is_poll_key(p->s, &m.key)) continue;
+    if (m.value.type == MJS_NUMBER && m.key.len == 2) {
+      lua_pushlstring(L, p->s + m.value.off, m.value.len); /* an id: its exact text */
+    } else if (!push_scalar(L, p->s, &m.value)) {
+      continue;
+    }
+    lua_pushlstring(L, p->s + m.key.off, m.key.len);
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+  }
+  return r == 0;
+}
+
+/* core.scan_task(text) -> fields | nil, err. The whole text is validated (it must be one JSON
+ * object); fields holds its id, status and progress. */
+static int l_scan_task(lua_State *L) {
+  size_t n;
+  const char *s = check_text(L, 1, &n);
+  mjs_parser p;
+  mjs_iter it;
+  mjs_value v;
+  int t;
+  mjs_init(&p, s, n, MJS_DEFAULT_DEPTH);
+  t = mjs_peek(&p);
+  if (t == MJS_NONE) return json_error(L, &p);
+  if (t != MJS_OBJECT) {
+    if (!mjs_value_scan(&p, &v) || !mjs_finish(&p)) return json_error(L, &p);
+    lua_pushnil(L);
+    lua_pushfstring(L, "expected a JSON object, got %s", mjs_type_name(t));
+    return 2;
+  }
+  mjs_enter(&p, &it);
+  lua_createtable(L, 0, 4);
+  if (!fill_poll_fields(L, &p, &it) || !mjs_finish(&p)) return json_error(L, &p);
+  return 1;
+}
+
+/* core.scan_tasks(text) -> fields list, raw list | false (null) | nil, err. The whole text is
+ * validated; for a JSON array, each object item gives its poll fields and its own text (items
+ * that are not objects are skipped); null gives false. */
+static int l_scan_tasks(lua_State *L) {
+  size_t n;
+  const char *s = check_text(L, 1, &n);
+  mjs_parser p;
+  mjs_iter it, inner;
+  mjs_member m;
+  mjs_value v;
+  int t, r, idx = 0;
+  mjs_init(&p, s, n, MJS_DEFAULT_DEPTH);
+  t = mjs_peek(&p);
+  if (t == MJS_NONE) return json_error(L, &p);
+  if (t != MJS_ARRAY) {
+    if (!mjs_value_scan(&p, &v) || !mjs_finish(&p)) return json_error(L, &p);
+    if (t == MJS_NULL) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+    lua_pushnil(L);
+    lua_pushfstring(L, "expected a JSON array, got %s", mjs_type_name(t));
+    return 2;
+  }
+  mjs_enter(&p, &it);
+  lua_newtable(L);
+  lua_newtable(L);
+  while ((r = mjs_next(&p, &it, &m, MJS_OBJECT)) == 1) {
+    if (!m.entered) continue;
+    mjs_enter(&p, &inner);
+    lua_createtable(L, 0, 4);
+    if (!fill_poll_fields(L, &p, &inner)) return json_error(L, &p);
+    lua_rawseti(L, -3, ++idx);
+    lua_pushlstring(L, s + m.value.off, p.pos - m.value.off);
+    lua_rawseti(L, -2, idx);
+  }
+  if (r < 0 || !mjs_finish(&p)) return json_error(L, &p);
+  return 2;
+}
+
 /* core.check_json(text [, max_depth]) -> type name | nil, err: validation only, no tables. */
 static int l_check_json(lua_State *L) {
   size_t n;
@@ -421,6 +517,8 @@ int mjs_open_scan(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"scan_json", l_scan_json},
     {"check_json", l_check_json},
+    {"scan_task", l_scan_task},
+    {"scan_tasks", l_scan_tasks},
     {"quote_big_integers", l_quote_big_integers},
     {"parse_retry_after", l_parse_retry_after},
     {"parse_retry_after_ms", l_parse_retry_after_ms},

@@ -13,7 +13,9 @@ local M = {}
 
 --- What `check` returns for absent options: a shared empty table, never to be modified
 -- (a proxy that raises on writes).
-M.EMPTY = setmetatable({}, { __newindex = function() error("options: the shared empty options table is read-only", 2) end })
+M.EMPTY = setmetatable({}, {
+  __newindex = function() error("options: the shared empty options table is read-only", 2) end,
+})
 
 --- The largest number of seconds a time option accepts (about 11.5 days).
 M.MAX_SECONDS = 1e6

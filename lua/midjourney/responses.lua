@@ -270,28 +270,29 @@ function M.list(rec)
   if status >= 200 and status < 300 then
     local body = rec.body or ""
     if body:match("^%s*$") then return {} end
-    local scanned, why = core.scan_json(body)
-    if not scanned then return nil, decode_error(rec, why) end
-    if scanned.type == "null" then return {} end
-    if scanned.type == "array" then
-      local out, index = {}, {}
-      for _, item in ipairs(scanned.items or {}) do
-        if item.type == "object" then
-          local t = task_mod.from_scan(item.fields or {}, item.raw)
-          local id = t.id
-          if id ~= nil then
-            local at = index[id]
-            if not at then
-              out[#out + 1] = t
-              index[id] = #out
-            elseif more_advanced(t, out[at]) then
-              out[at] = t
-            end
-          end
+    local fields, raws = core.scan_tasks(body)
+    if fields == false then return {} end -- null
+    if not fields then
+      if raws:find("^expected a JSON array") then
+        return nil, M.error(rec, core.classify(status, body), "list-by-condition")
+      end
+      return nil, decode_error(rec, raws)
+    end
+    local out, index = {}, {}
+    for i = 1, #fields do
+      local t = task_mod.from_scan(fields[i], raws[i])
+      local id = t.id
+      if id ~= nil then
+        local at = index[id]
+        if not at then
+          out[#out + 1] = t
+          index[id] = #out
+        elseif more_advanced(t, out[at]) then
+          out[at] = t
         end
       end
-      return out
     end
+    return out
   end
   return nil, M.error(rec, core.classify(status, rec.body or ""), "list-by-condition")
 end

@@ -92,9 +92,9 @@ function M.new(t)
   return setmetatable(t, Task)
 end
 
---- Build a Task lazily from the top-level fields `core.scan_json` gave for one task
--- object and that object's JSON text (the table `fields` is adopted).
--- Neither blocks nor yields.
+--- Build a Task lazily from the fields the C scanner gave for one task object (`id`,
+-- `status`, `progress`: what a poll reads) and that object's JSON text, already validated
+-- by the scanner (the table `fields` is adopted). Neither blocks nor yields.
 -- @tparam table fields
 -- @tparam string body
 -- @treturn Task
@@ -107,6 +107,8 @@ function M.from_scan(fields, body)
   return fields
 end
 
+local scan_task = core.scan_task
+
 --- Build a Task from a JSON object text, lazily (see the module doc).
 -- Neither blocks nor yields.
 -- @tparam string body JSON text of one task object
@@ -115,10 +117,9 @@ end
 -- @treturn[2] string why (not JSON, not an object)
 function M.from_json(body)
   if type(body) ~= "string" then error("task.from_json: argument 'body' must be a string", 2) end
-  local info, err = core.scan_json(body)
-  if not info then return nil, err end
-  if info.type ~= "object" then return nil, "expected a JSON object, got " .. tostring(info.type) end
-  return M.from_scan(info.fields or {}, body)
+  local fields, err = scan_task(body)
+  if not fields then return nil, err end
+  return M.from_scan(fields, body)
 end
 
 --- True when `v` is a Task.
