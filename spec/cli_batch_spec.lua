@@ -559,6 +559,23 @@ describe("mj batch #once", function()
       assert.are.equal(8, saved)
     end)
 
+    it("Ctrl-C in the middle of a split: exit 130, no partial picture, and a rerun completes it", function()
+      local file, list = batch_file("split-int", 1)
+      local dir = tmp .. "/split-int"
+      -- the batch's own grid download passes; the split's grid download stalls
+      sim:faults { { kind = "stall_after_headers", route = "image", after = 1, bytes = 100, delay = 20 } }
+      local h = start_bg { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      assert.is_truthy(until_true(function() return sim:count("image") >= 2 end, 10), h.err())
+      os.execute("kill -INT " .. h.pid)
+      assert.are.equal(130, h.rc(10), h.err())
+      helper.check_outputs(dir, expected_files(list)) -- the grid alone: no picture, no .part file
+      sim:reset()
+      local r = mj { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, split_names(list))
+      assert.are.equal(0, sim:count("imagine"))
+    end)
+
     it("a grid that cannot be split is named, exit 1, and a rerun tries again", function()
       local file, list = batch_file("split-fail", 1)
       local dir = tmp .. "/split-fail"
