@@ -175,7 +175,8 @@ describe("mj batch #once", function()
       assert.is_truthy(r.out:find("\n  batch ", 1, true))
       r = mj { "batch", "--help" }
       assert.are.equal(0, r.code)
-      for _, o in ipairs { "--output", "--then", "--concurrency", "--journal", "--resubmit-unknown", "--json" } do
+      for _, o in ipairs { "--output", "--then", "--concurrency", "--journal", "--resubmit-unknown", "--json",
+        "--split" } do
         assert.is_truthy(r.out:find(o, 1, true), o)
       end
     end)
@@ -477,6 +478,119 @@ describe("mj batch #once", function()
         faults = { { kind = "stall_after_headers", route = "image", after = 2, bytes = 1000, delay = 5 } } })
       assert.are.equal(1, seen.kills)
       assert.is_nil(next(seen.unknown))
+    end)
+  end)
+
+  describe("--split", function()
+    local uri = require("midjourney.image.uri")
+
+    local function split_names(list)
+      local names = expected_files(list)
+      for i, p in ipairs(list) do
+        local base = string.format("%03d-%s", i, batch.slug(p))
+        for k = 1, 4 do names[#names + 1] = base .. "-" .. k .. ".png" end
+      end
+      return names
+    end
+
+    it("saves each grid's four pictures, journals them, and a rerun splits only what is missing", function()
+      local file, list = batch_file("split", 3)
+      local dir = tmp .. "/split"
+      local argv = { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      local r = mj(argv)
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, split_names(list))
+      assert.are.equal(3, sim:count("imagine"))
+      assert.are.equal(0, sim:count("action"))
+      -- each picture is the grid's top-left, top-right, ... quarter (odd sizes: left/top get the extra pixel)
+      local base = string.format("%03d-%s", 1, batch.slug(list[1]))
+      local g = assert(uri.info(dir .. "/" .. base .. ".png"))
+      for k = 1, 4 do
+        local p = assert(uri.info(dir .. "/" .. base .. "-" .. k .. ".png"))
+        assert.are.equal(k % 2 == 1 and math.ceil(g.width / 2) or math.floor(g.width / 2), p.width)
+        assert.are.equal(k <= 2 and math.ceil(g.height / 2) or math.floor(g.height / 2), p.height)
+      end
+      -- journalled like the other files: a file record per picture
+      local st = assert(journal.load(dir .. "/.mj-batch.jsonl"))
+      for i = 1, 3 do
+        for k = 1, 4 do
+          local u = st.jobs[i].children["split:" .. k]
+          assert.is_truthy(u and u.file, "job " .. i .. " picture " .. k)
+          assert.are.equal(#read_file(u.file.path), u.file.size)
+        end
+      end
+      assert.is_truthy(r.out:find(base .. "-4.png", 1, true), r.out)
+      assert.is_truthy(r.err:find(base .. " saved " .. dir .. "/" .. base .. "-1.png", 1, true), r.err)
+      -- the same command again: nothing is sent, not even a fetch
+      sim:reset()
+      r = mj(argv)
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(0, sim:stats().requests)
+      -- a deleted picture: only its grid is split again (one fetch, one grid download, no submit)
+      local base2 = string.format("%03d-%s", 2, batch.slug(list[2]))
+      os.remove(dir .. "/" .. base2 .. "-3.png")
+      sim:reset()
+      r = mj(argv)
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, split_names(list))
+      assert.are.equal(0, sim:count("imagine"))
+      assert.are.equal(1, sim:count("fetch"))
+      assert.are.equal(1, sim:count("image"))
+    end)
+
+    it("splits the grids of an earlier run without --split, and reports them in --json", function()
+      local file, list = batch_file("split-late", 2)
+      local dir = tmp .. "/split-late"
+      local r = mj { "batch", file, "-o", dir, "--interval", "0.02" }
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, expected_files(list))
+      sim:reset()
+      r = mj { "batch", file, "-o", dir, "--split", "--json", "--interval", "0.02" }
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, split_names(list))
+      assert.are.equal(0, sim:count("imagine"))
+      local saved = 0
+      for _, d in ipairs(json_docs(r.out)) do
+        if d.event == "saved" and d.unit == "split" then
+          saved = saved + 1
+          assert.is_truthy(d.path:match("%-[1-4]%.png$"), d.path)
+        end
+      end
+      assert.are.equal(8, saved)
+    end)
+
+    it("Ctrl-C in the middle of a split: exit 130, no partial picture, and a rerun completes it", function()
+      local file, list = batch_file("split-int", 1)
+      local dir = tmp .. "/split-int"
+      -- the batch's own grid download passes; the split's grid download stalls
+      sim:faults { { kind = "stall_after_headers", route = "image", after = 1, bytes = 100, delay = 20 } }
+      local h = start_bg { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      assert.is_truthy(until_true(function() return sim:count("image") >= 2 end, 10), h.err())
+      os.execute("kill -INT " .. h.pid)
+      assert.are.equal(130, h.rc(10), h.err())
+      helper.check_outputs(dir, expected_files(list)) -- the grid alone: no picture, no .part file
+      sim:reset()
+      local r = mj { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, split_names(list))
+      assert.are.equal(0, sim:count("imagine"))
+    end)
+
+    it("a grid that cannot be split is named, exit 1, and a rerun tries again", function()
+      local file, list = batch_file("split-fail", 1)
+      local dir = tmp .. "/split-fail"
+      -- the grid download for the split fails (the batch's own grid download came first)
+      sim:faults { { kind = "status", status = 404, route = "image", after = 1 } }
+      local r = mj { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      assert.are.equal(1, r.code, r.err)
+      local base = string.format("%03d-%s", 1, batch.slug(list[1]))
+      assert.is_truthy(r.err:find("mj: " .. base .. ": split: ", 1, true), r.err)
+      assert.is_truthy(r.err:find("a rerun tries again", 1, true), r.err)
+      sim:reset()
+      r = mj { "batch", file, "-o", dir, "--split", "--interval", "0.02" }
+      assert.are.equal(0, r.code, r.err)
+      helper.check_outputs(dir, split_names(list))
+      assert.are.equal(0, sim:count("imagine"))
     end)
   end)
 

@@ -154,10 +154,15 @@ describe("mj command-line tool #once", function()
     it("mj --help lists every command and exit code", function()
       local r = mj { "--help" }
       assert.are.equal(0, r.code)
-      for _, c in ipairs { "imagine", "action", "modal", "blend", "describe", "shorten", "video", "fetch",
-        "wait", "list", "seed", "download", "buttons" } do
+      local listed = { "imagine", "action", "modal", "blend", "describe", "shorten", "video", "edits", "swap-face",
+        "upload", "fetch", "wait", "list", "seed", "download", "buttons", "batch" }
+      for _, c in ipairs(listed) do
         assert.is_truthy(r.out:find("\n  " .. c .. " ", 1, true), c)
       end
+      -- and nothing is missing from that list: every command mj knows is in it
+      local known = {}
+      for name in pairs(require("midjourney.cli.args").commands) do known[#known + 1] = name end
+      assert.are.equal(#listed, #known)
       assert.is_truthy(r.out:find("130 interrupted", 1, true))
       assert.are.equal("", r.err)
     end)
@@ -200,6 +205,13 @@ describe("mj command-line tool #once", function()
       { { "blend", "a.png" }, "missing argument" },
       { { "describe", "missing-file.png" }, "cannot read image" },
       { { "wait", "1", "2", "--then", "U1" }, "single TASK" },
+      { { "edits", "missing-file.png" }, "--prompt P is required" },
+      { { "edits", "missing-file.png", "--prompt", "night" }, "cannot read image" },
+      { { "swap-face", "face.png" }, "missing argument" },
+      { { "swap-face", "http://example.com/face.png", "t.png" }, "SOURCE: expected an image file, got a URL" },
+      { { "upload", "http://example.com/a.png" }, "already a URL" },
+      { { "upload", "missing-file.png" }, "cannot read image" },
+      { { "download", "http://example.com/a.png", "--split" }, "--split needs a TASK" },
     }
     for _, case in ipairs(cases) do
       it(case[2] .. ": mj " .. table.concat(case[1], " "), function()
@@ -218,14 +230,48 @@ describe("mj command-line tool #once", function()
     end)
 
     it("a file that is not an image, and a mask that is not a PNG", function()
+      local before = sim:stats().requests
       write_file(tmp .. "/notes.txt", "hello")
-      local r = mj { "blend", "notes.txt", "notes.txt" }
+      for _, argv in ipairs { { "blend", "notes.txt", "notes.txt" }, { "upload", "notes.txt" },
+        { "swap-face", "notes.txt", "notes.txt" }, { "edits", "notes.txt", "--prompt", "x" } } do
+        local r = mj(argv)
+        assert.are.equal(2, r.code, argv[1])
+        assert.is_truthy(r.err:find("not a PNG, JPEG, WebP or GIF", 1, true), r.err)
+      end
+      -- a JPEG (SOI, then a frame header of 16 x 16) given as a Vary Region mask
+      write_file(tmp .. "/m.jpg", "\255\216\255\192\0\17\8\0\16\0\16\3" .. string.rep("\0", 20))
+      local r = mj { "modal", "1712345678901234", "--mask", "m.jpg" }
       assert.are.equal(2, r.code)
-      assert.is_truthy(r.err:find("not a PNG, JPEG, WebP or GIF", 1, true))
-      write_file(tmp .. "/m.jpg", "\255\216\255\224" .. string.rep("x", 20))
-      r = mj { "modal", "1712345678901234", "--mask", "m.jpg" }
+      assert.is_truthy(r.err:find("m.jpg: JPEG image where PNG is expected", 1, true), r.err)
+      -- a file with an image signature but a cut header is refused too
+      write_file(tmp .. "/header-cut.png", "\137PNG\r\n\26\n\0\0")
+      r = mj { "upload", "header-cut.png" }
       assert.are.equal(2, r.code)
-      assert.is_truthy(r.err:find("expected image/png, got image/jpeg", 1, true))
+      assert.is_truthy(r.err:find("header-cut.png: invalid PNG header", 1, true), r.err)
+      assert.are.equal(before, sim:stats().requests, "nothing may be sent")
+    end)
+
+    it("suggests the closest command or option for a typo", function()
+      local typos = {
+        { { "imagin", "a boat" }, "mj: unknown command 'imagin' (did you mean 'imagine'?)\n" },
+        { { "swap_face", "a.png", "b.png" }, "mj: unknown command 'swap_face' (did you mean 'swap-face'?)\n" },
+        { { "dowload", "1" }, "mj: unknown command 'dowload' (did you mean 'download'?)\n" },
+        { { "help", "imagin" }, "mj: unknown command 'imagin' (did you mean 'imagine'?)\n" },
+        { { "imagine", "a boat", "--wiat" }, "mj: unknown option '--wiat' for imagine (did you mean '--wait'?)\n" },
+        { { "imagine", "a boat", "--dowload", "x.png" },
+          "mj: unknown option '--dowload' for imagine (did you mean '--download'?)\n" },
+        { { "--wiat", "imagine", "a boat" }, "mj: unknown option '--wiat' (did you mean '--wait'?)\n" },
+        { { "batch", "p.txt", "--concurency", "2" },
+          "mj: unknown option '--concurency' for batch (did you mean '--concurrency'?)\n" },
+        { { "frobnicate" }, "mj: unknown command 'frobnicate' (see mj --help)\n" },
+        { { "fetch", "1", "--frobnicate" }, "mj: unknown option '--frobnicate' for fetch\n" },
+      }
+      for _, c in ipairs(typos) do
+        local r = mj(c[1])
+        assert.are.equal(2, r.code, table.concat(c[1], " "))
+        assert.are.equal("", r.out)
+        assert.are.equal(c[2], r.err:sub(1, #c[2]))
+      end
     end)
 
     it("a button the task does not have", function()
@@ -337,6 +383,62 @@ describe("mj command-line tool #once", function()
       assert.are.equal("SUCCESS", t.status)
     end)
 
+    it("edits IMAGE --prompt P: a file or a URL, --download, --state", function()
+      fixtures()
+      local before = sim:stats().routes.edits or 0
+      local r = mj(with { "edits", png, "--prompt", "make it night", "--download", "night.png", "--state", "e-1" })
+      assert.are.equal(0, r.code, r.err)
+      assert.is_truthy(r.out:match("^%d+ EDITS SUCCESS 100%%\n"), r.out)
+      assert.is_truthy(r.out:find("prompt:  make it night", 1, true), r.out)
+      assert.are.equal("\137PNG", read_file(tmp .. "/night.png"):sub(1, 4))
+      local t = done_task { "edits", upscale.imageUrl, "--prompt", "at dawn", "--wait", "--state", "e-2" }
+      assert.are.equal("EDITS", t.action)
+      assert.are.equal("at dawn", t.prompt)
+      assert.are.equal("e-2", t.state)
+      assert.are.equal(before + 2, sim:stats().routes.edits)
+      local id = submit_id { "edits", png, "--prompt", "no wait" }
+      assert.are_not.equal(t.id, id)
+    end)
+
+    it("swap-face SOURCE TARGET: the task id, or with --wait the finished task", function()
+      fixtures()
+      local id = submit_id { "swap-face", png, png }
+      local t = done_task { "swap-face", png, png, "--wait", "--state", "sw-1" }
+      assert.are_not.equal(id, t.id)
+      assert.are.equal("SWAP_FACE", t.action)
+      assert.are.equal("SUCCESS", t.status)
+      assert.are.equal("sw-1", t.state)
+      local r = mj(with { "swap-face", png, png, "--download", "swapped.png" })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal("\137PNG", read_file(tmp .. "/swapped.png"):sub(1, 4))
+    end)
+
+    it("upload FILE... prints one URL per line in order, --json an array, and the URLs serve the images", function()
+      fixtures()
+      local before = sim:stats().routes.upload or 0
+      local r = mj { "upload", png, png }
+      assert.are.equal(0, r.code, r.err)
+      local urls = lines(r.out)
+      assert.are.equal(2, #urls)
+      for _, u in ipairs(urls) do assert.is_truthy(u:match("^http://127%.0%.0%.1:%d+/%S+$"), u) end
+      assert.are_not.equal(urls[1], urls[2])
+      assert.are.equal(before + 1, sim:stats().routes.upload) -- one request for both
+      r = mj { "upload", png, "--json" }
+      assert.are.equal(0, r.code, r.err)
+      local list = cjson.decode(r.out)
+      assert.are.equal(1, #list)
+      assert.is_truthy(list[1]:match("^http://"))
+      r = mj({ "download", urls[2], "-o", "uploaded.png" }, { key = false })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal("\137PNG", read_file(tmp .. "/uploaded.png"):sub(1, 4))
+      -- an upload answered with an error: exit 3, one line
+      sim:faults { { kind = "code", route = "upload", code = 4, description = "uploads forbidden" } }
+      r = mj { "upload", png }
+      assert.are.equal(3, r.code, r.err)
+      assert.are.equal("", r.out)
+      assert.is_truthy(r.err:match("^mj: api error %(code 4, HTTP 200%): uploads forbidden\n$"), r.err)
+    end)
+
     it("video IMG --motion high --download FILE saves the video", function()
       fixtures()
       local r = mj(with { "video", png, "--motion", "high", "--prompt", "waves", "--download", "v.mp4" })
@@ -423,6 +525,36 @@ describe("mj command-line tool #once", function()
       assert.are.equal(#read_file(tmp .. "/by-url.png"), doc.size)
     end)
 
+    it("download TASK --split: four files (default names, -o DIR, -o BASE), --json", function()
+      fixtures()
+      local uri = require("midjourney.image.uri")
+      local g = assert(uri.info(tmp .. "/" .. grid.id .. ".png") or uri.info(tmp .. "/up.png"))
+      local r = mj { "download", grid.id, "--split" }
+      assert.are.equal(0, r.code, r.err)
+      local out = lines(r.out)
+      assert.are.equal(4, #out)
+      for k = 1, 4 do
+        local data = read_file(tmp .. "/" .. grid.id .. "-" .. k .. ".png")
+        assert.is_truthy(data and data:sub(1, 4) == "\137PNG", "picture " .. k)
+        assert.are.equal(string.format("saved %s-%d.png (%d bytes)", grid.id, k, #data), out[k])
+      end
+      assert.is_nil(read_file(tmp .. "/" .. grid.id .. "-1.png.part"))
+      assert(os.execute("mkdir -p " .. q(tmp .. "/parts")))
+      r = mj { "download", grid.id, "--split", "-o", "parts" }
+      assert.are.equal(0, r.code, r.err)
+      for k = 1, 4 do assert.is_truthy(read_file(tmp .. "/parts/" .. grid.id .. "-" .. k .. ".png"), k) end
+      r = mj { "download", grid.id, "--split", "-o", "boat.png", "--json" }
+      assert.are.equal(0, r.code, r.err)
+      local doc = cjson.decode(r.out)
+      assert.are.same({ "boat-1.png", "boat-2.png", "boat-3.png", "boat-4.png" }, doc.files)
+      assert.are.equal("split", doc.source)
+      local grid_info = assert(uri.info(read_file(tmp .. "/" .. grid.id .. ".png") or ""))
+      local p1 = assert(uri.info(tmp .. "/boat-1.png"))
+      assert.are.equal(math.ceil(grid_info.width / 2), p1.width)
+      assert.are.equal(#read_file(tmp .. "/boat-4.png"), doc.sizes[4])
+      assert.is_truthy(g)
+    end)
+
     it("buttons TASK, human and --json", function()
       fixtures()
       local r = mj { "buttons", grid.id }
@@ -432,6 +564,24 @@ describe("mj command-line tool #once", function()
       assert.are.equal(9, #docs)
       assert.are.equal("U1", docs[1].label)
       assert.is_truthy(docs[1].customId:find("upsample::1", 1, true))
+    end)
+
+    it("buttons TASK aligns its columns by display width (⬅️, 🔄 and ❤️ take two columns)", function()
+      fixtures()
+      local render = require("midjourney.cli.render")
+      for _, id in ipairs { grid.id, upscale.id } do
+        local r = mj { "buttons", id }
+        assert.are.equal(0, r.code, r.err)
+        local col
+        for _, line in ipairs(lines(r.out)) do
+          local at = assert(line:find("MJ::", 1, true), line)
+          local w = render.display_width(line:sub(1, at - 1))
+          col = col or w
+          assert.are.equal(col, w, "customId column moved: " .. line)
+        end
+      end
+      local r = mj { "buttons", upscale.id }
+      assert.is_truthy(r.out:find("⬅️", 1, true), r.out)
     end)
   end)
 
@@ -460,6 +610,36 @@ describe("mj command-line tool #once", function()
       r = mj { "imagine", "x" }
       assert.are.equal(3, r.code)
       assert.is_truthy(r.err:match("^mj: api error %(code 24"), r.err)
+    end)
+
+    it("an error line names its request id once", function()
+      local function count(text)
+        local _, n = text:gsub("request id", "")
+        return n
+      end
+      -- the gateway's 401 writes the id into its message; the library keeps it in err.request_id
+      local r = mj({ "fetch", "1712345678901234" }, { key = "sk-wrong-key-0001" })
+      assert.are.equal(3, r.code)
+      assert.is_truthy(r.err:match("^mj: HTTP error %(HTTP 401%): invalid token %[request id %w+%]\n$"), r.err)
+      -- a relay error whose description carries it
+      sim:faults { { kind = "code", route = "imagine", code = 4,
+        description = "base64 format error (request id: abc123)" } }
+      r = mj { "imagine", "x" }
+      assert.are.equal(3, r.code)
+      assert.are.equal("mj: api error (code 4, HTTP 200): base64 format error [request id abc123]\n", r.err)
+      -- a download refused with the id in a header and in the body
+      fixtures()
+      sim:faults { { kind = "status", status = 401, route = "image", headers = { ["X-Oneapi-Request-Id"] = "hdr42" },
+        body = '{"error":{"message":"invalid token (request id: hdr42)","type":"comet_api_error"}}' } }
+      r = mj { "download", grid.id, "-o", "refused.png" }
+      assert.are.equal(3, r.code)
+      assert.are.equal(1, count(r.err), r.err)
+      assert.is_truthy(r.err:find("[request id hdr42]", 1, true), r.err)
+      -- a batch stopped by it
+      write_file(tmp .. "/one.txt", "a boat\n")
+      r = mj({ "batch", "one.txt", "-o", "rid" }, { key = "sk-wrong-key-0001" })
+      assert.are.equal(3, r.code)
+      for _, line in ipairs(lines(r.err)) do assert.is_true(count(line) <= 1, line) end
     end)
 
     it("the key is read from --api-key-file and never printed", function()
@@ -555,6 +735,26 @@ describe("mj command-line tool #once", function()
       assert.is_truthy(r.tty:find("█", 1, true))
       assert.is_truthy(r.tty:find("] 100%% SUCCESS"))
       assert.is_truthy(r.tty:find("%d+%.%ds"), "no elapsed time")
+      -- the bar is labelled with the prompt
+      assert.is_truthy(r.tty:find("%d+ a paper boat +%["), "no prompt label")
+    end)
+
+    it("labels an action's bar with its button and parent, and shortens a long prompt to fit", function()
+      local render = require("midjourney.cli.render")
+      local long = "a paper boat at sunrise on a very calm lake below snowy mountains --ar 3:2"
+      local r = mj_tty(with { "imagine", long, "--then", "U1" })
+      assert.are.equal(0, r.code, r.tty)
+      local grid_id = r.tty:match("(%d+) a paper boat at sunrise[^\r\n]*…")
+      assert.is_truthy(grid_id, "the long prompt is not shortened with …")
+      assert.is_truthy(r.tty:find("%d+ +U1 of " .. grid_id), "no 'U1 of <grid>' label")
+      local bars = 0
+      for line in r.tty:gsub("\27%[[%d;]*%a", ""):gmatch("[^\r\n]+") do
+        if line:find("█", 1, true) or line:find("░", 1, true) then
+          bars = bars + 1
+          assert.is_true(render.display_width(line) <= 99, "wider than the terminal: " .. line)
+        end
+      end
+      assert.is_true(bars > 0)
     end)
 
     it("draws one line per task for wait A B C", function()
@@ -563,7 +763,29 @@ describe("mj command-line tool #once", function()
       local r = mj_tty(with { "wait", ids[1], ids[2], ids[3] })
       assert.are.equal(0, r.code, r.tty)
       assert.is_truthy(r.tty:find("\27[3A", 1, true), "three lines redrawn together")
-      for i = 1, 3 do assert.is_truthy(r.tty:find(ids[i] .. " wait", 1, true)) end
+      -- ids it did not submit: "wait" until the first snapshot brings the prompt
+      for i = 1, 3 do assert.is_truthy(r.tty:find(ids[i] .. " tty " .. i .. " ", 1, true), "no prompt for " .. i) end
+    end)
+
+    it("the README quick start's simulator makes a job last seconds, through intermediate percentages", function()
+      local text = assert(read_file(root .. "/README.md"))
+      local section = assert(text:match("### The command line(.-)\n### "))
+      local line = assert(section:match("\n(bin/mj%-simulator [^\n]*)"), "no simulator line")
+      local speed = assert(tonumber(line:match("%-%-speed (%S+)")), line)
+      assert.is_nil(line:find("--instant", 1, true)) -- the realistic gateway, 15-s sync steps
+      local qs = simulator.start { speed = speed, key = KEY }
+      local ok, r = pcall(mj, { "imagine", "a paper boat at sunrise", "--wait", "--interval", "0.25" },
+        { base = qs.url })
+      qs:stop()
+      assert(ok, r)
+      assert.are.equal(0, r.code, r.err)
+      assert.is_true(r.secs >= 5, string.format("the job took only %.1f s at --speed %s", r.secs, speed))
+      local seen, n = {}, 0
+      for p in r.err:gmatch(" IN_PROGRESS (%d+)%%") do
+        p = tonumber(p)
+        if p > 0 and p < 100 and not seen[p] then seen[p] = true; n = n + 1 end
+      end
+      assert.is_true(n >= 2, "intermediate percentages seen: " .. n .. "\n" .. r.err)
     end)
 
     it("--no-tty and TERM=dumb give plain lines even on a terminal", function()
@@ -575,6 +797,56 @@ describe("mj command-line tool #once", function()
         assert.is_nil(r.tty:find("\27", 1, true))
         assert.is_truthy(r.tty:find(" imagine SUCCESS 100%", 1, true))
       end
+    end)
+  end)
+
+  describe("display width (midjourney.cli.render)", function()
+    local render = require("midjourney.cli.render")
+    local commands = require("midjourney.cli.commands")
+
+    it("counts emoji and CJK as two columns, variation selectors and joiners as none", function()
+      local cases = {
+        { "", 0 }, { "U1", 2 }, { "Vary (Region)", 13 }, { "é", 1 }, { "e\u{301}", 1 },
+        { "🔄", 2 }, { "⬅️", 2 }, { "⬅", 1 }, { "➡️", 2 }, { "🖌️", 2 }, { "❤️", 2 }, { "🪄", 2 },
+        { "中文", 4 }, { "ｶ", 1 }, { "한국어", 6 }, { "\u{FEFF}x", 1 },
+        { "👨\u{200D}👩\u{200D}👧", 2 }, { "👍🏽", 2 }, { "U1 🔄 中", 8 },
+        { "\255x", 2 }, -- a malformed byte counts as one column
+      }
+      for _, c in ipairs(cases) do
+        assert.are.equal(c[2], render.display_width(c[1]), string.format("%q", c[1]))
+      end
+    end)
+
+    it("truncates and pads by columns", function()
+      assert.are.equal("abc", render.truncate("abc", 3))
+      assert.are.equal("ab…", render.truncate("abcd", 3))
+      assert.are.equal("中…", render.truncate("中文字", 4))
+      assert.are.equal("…", render.truncate("中文", 2))
+      assert.are.equal("🔄 ", render.pad("🔄", 3))
+      assert.are.equal("⬅️  ", render.pad("⬅️", 4))
+      assert.are.equal("abcdef", render.pad("abcdef", 3))
+    end)
+
+    it("button_lines puts every customId in the same column", function()
+      local out = commands.button_lines {
+        { label = "U1", emoji = "", customId = "MJ::a" },
+        { label = "", emoji = "🔄", customId = "MJ::b" },
+        { label = "", emoji = "⬅️", customId = "MJ::c" },
+        { label = "Vary (Region)", emoji = "🖌️", customId = "MJ::d" },
+      }
+      assert.are.same({
+        "U1                 MJ::a",
+        "               🔄  MJ::b",
+        "               ⬅️  MJ::c",
+        "Vary (Region)  🖌️  MJ::d",
+      }, out)
+    end)
+
+    it("one_request_id keeps one request id per line", function()
+      local one = commands.one_request_id
+      assert.are.equal("invalid token [request id r9]", one("invalid token (request id: r9) [request id r9]"))
+      assert.are.equal("x (request id: r9)", one("x (request id: r9)"))
+      assert.are.equal('HTTP 401 {"m":"t ... [request id h]', one('HTTP 401 {"m":"t (request id: 20... [request id h]'))
     end)
   end)
 end)

@@ -120,13 +120,15 @@ describe("#once Neovim driver (headless nvim)", function()
     assert.equal(9, res.buttons)
   end)
 
-  it(":MjCancel cancels a running job and the plugin reports it", function()
+  it(":MjCancel cancels a running job and the plugin reports it as information, not an error", function()
     local res = nvim("spec/hosts/nvim_plugin_job.lua", {
       MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua", MJ_DIR = dir,
       MJ_CANCEL = 1,
     }, dir)
     assert.is_nil(res.task_id)
-    assert.is_truthy(res.error_note and res.error_note:find("cancel", 1, true), tostring(res.error_note))
+    assert.is_nil(res.error_note)
+    assert.is_truthy(res.cancel_note and res.cancel_note:find("a paper boat", 1, true), tostring(res.cancel_note))
+    assert.equal(2, res.cancel_level) -- vim.log.levels.INFO
     assert.equal(0, res.running_after)
     assert.is_false(res.driver.active)
   end)

@@ -2,15 +2,23 @@
 -- draw the image, without ever blocking the game loop (`mj.step(0)` every frame via
 -- `midjourney.drivers.love`).
 --
---     love examples/love --url http://127.0.0.1:8080 --key sk-... --prompt "a paper boat"
+--     export COMETAPI_KEY=sk-...          # once, e.g. in your shell profile, as for `mj`
+--     love examples/love --prompt "a paper boat"
 --
--- Options (or env): --url (COMETAPI_BASE_URL), --key (COMETAPI_KEY), --prompt,
--- --upscale U1 (press a button on the grid first), --dir DIR (download there instead of
--- the save directory), --result FILE (MJ_LOVE_RESULT: test
+-- The API key comes from the environment (COMETAPI_KEY) or from the first line of a file
+-- (--key-file FILE), never from the command line, where it would land in the shell
+-- history. COMETAPI_BASE_URL (or --url) points the game at another gateway, such as the
+-- local simulator (`bin/mj-simulator --port 8080 --speed 5 --key sk-test &` and
+-- `COMETAPI_BASE_URL=http://127.0.0.1:8080`).
+--
+-- Options: --prompt, --upscale U1 (press a button on the grid first), --dir DIR (download
+-- there instead of the save directory), --url URL, --key-file FILE, --result FILE (MJ_LOVE_RESULT: test
 -- mode: write frame counts to FILE and quit once the image has been shown),
 -- --timeout SECONDS (test mode watchdog, default 30), --blocking 1 (control: run the
 -- job with `mj.run` inside one frame, freezing the game, to show the difference).
 -- MJ_LOVE_SCREENSHOT=FILE.png saves one frame showing the image there (`make screenshots`).
+-- (--key KEY also works, for the test suite's throwaway simulator keys; do not use it with
+-- a real key.)
 
 -- Test mode: an error (even while loading) writes it to the result file and quits,
 -- instead of LÖVE's error screen waiting for a key.
@@ -73,7 +81,7 @@ local function parse_args(args)
   local i = 1
   while args and args[i] do
     local a = args[i]
-    local name = a:match("^%-%-(%w+)$")
+    local name = a:match("^%-%-([%w%-]+)$")
     if name and args[i + 1] then
       o[name] = args[i + 1]
       i = i + 2
@@ -82,6 +90,18 @@ local function parse_args(args)
     end
   end
   o.timeout = tonumber(o.timeout) or 30
+  if o["key-file"] then
+    -- the first line of the file, trimmed; a missing or empty file is reported on screen
+    local f = io.open(o["key-file"], "rb")
+    local line = f and f:read("*l")
+    if f then f:close() end
+    line = line and line:gsub("^%s+", ""):gsub("%s+$", "") or ""
+    if line == "" then
+      o.key_error = "cannot read an API key from --key-file " .. o["key-file"]
+    else
+      o.key = line
+    end
+  end
   return o
 end
 
@@ -127,6 +147,7 @@ end
 
 -- The job: a scheduler coroutine; every client call below yields.
 local function job()
+  if opts.key_error then return nil, opts.key_error end
   local client = mj.new { api_key = opts.key, base_url = opts.url }
   local function on_progress(task)
     state.phase = (task.status ~= "" and task.status or "SUBMITTED")

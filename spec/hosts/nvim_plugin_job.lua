@@ -37,6 +37,9 @@ vim.notify = function(msg, level)
     final = "done"
     out.done_note = msg
     out.task_id, out.path = msg:match("^Midjourney: done (%S+) %-> (.+)$")
+  elseif msg:find("^Midjourney: cancelled") then
+    final = "cancelled"
+    out.cancel_note, out.cancel_level = msg, level
   elseif level == vim.log.levels.ERROR then
     final = "failed"
     out.error_note = msg

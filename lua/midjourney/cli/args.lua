@@ -8,6 +8,8 @@
 -- Nothing in this module blocks or yields.
 -- @module midjourney.cli.args
 
+local options = require "midjourney.options"
+
 local M = {}
 
 -- ---------------------------------------------------------------- option tables
@@ -128,6 +130,33 @@ M.commands = {
       opt("batch-size", { arg = "N", number = true, help = "number of videos: 1, 2 or 4 (default 4)" })),
     examples = { "mj video frame.png --motion high --prompt \"waves\" --wait" },
   },
+  edits = {
+    usage = "mj edits IMAGE --prompt P [options]", min = 1, max = 1, submit = true,
+    summary = "edit an image by prompt (\"make it night\")",
+    description = "IMAGE is a file (PNG/JPEG/WebP/GIF, sent as a data URI) or an http(s) URL; --prompt says\n"
+      .. "what to change. Prints the new task id; with --wait, --then or --download it follows the task.",
+    options = with(submit_options,
+      opt("prompt", { arg = "P", help = "what to change (required)" })),
+    examples = { 'mj edits photo.png --prompt "make it night" --download night.png' },
+  },
+  ["swap-face"] = {
+    usage = "mj swap-face SOURCE TARGET [options]", min = 2, max = 2, submit = true,
+    summary = "put the face of SOURCE on the person in TARGET (InsightFace)",
+    description = "SOURCE (the face) and TARGET (the picture) are image files (PNG/JPEG/WebP/GIF), sent as\n"
+      .. "data URIs: the gateway takes no URLs here (download them first, or use data: URIs).\n"
+      .. "Prints the new task id; with --wait or --download it follows the task.",
+    options = submit_options,
+    examples = { "mj swap-face face.jpg team-photo.png --download swapped.png" },
+  },
+  upload = {
+    usage = "mj upload FILE... [options]", min = 1, max = math.huge,
+    summary = "upload images and print their URLs, one per line",
+    description = "Each FILE is a PNG, JPEG, WebP or GIF file. Prints one URL per line, in the order of the\n"
+      .. "files (--json: one JSON array). Use the URLs in a prompt, --image, blend, describe or video.\n"
+      .. "No task is created: there is nothing to wait for.",
+    options = {},
+    examples = { "mj upload a.png b.jpg", 'mj imagine "$(mj upload ref.png) a paper boat in the same style"' },
+  },
   fetch = {
     usage = "mj fetch TASK... [options]", min = 1, max = math.huge,
     summary = "show tasks as they are now",
@@ -160,14 +189,20 @@ M.commands = {
     examples = { "mj seed 1712345678901234" },
   },
   download = {
-    usage = "mj download TASK|URL [-o FILE] [options]", min = 1, max = 1,
+    usage = "mj download TASK|URL [-o FILE] [--split] [options]", min = 1, max = 1,
     summary = "save a task's image (or video) to a file",
     description = "Saves the task's image (a video task's first video) to FILE, by default TASK.png\n"
-      .. "(TASK.mp4 for a video). The file appears only when the download is complete.",
+      .. "(TASK.mp4 for a video). The file appears only when the download is complete.\n"
+      .. "--split saves the four pictures of a grid instead, in U1..U4 order, as FILE-1.png ... FILE-4.png\n"
+      .. "(-o names a directory, giving DIR/TASK-1.png ..., or a base name; default TASK-1.png ...),\n"
+      .. "without paying for four upscales: the task's per-image URLs when the gateway sends them,\n"
+      .. "else the grid cut locally (needs midjourney.image).",
     options = {
-      opt("output", { short = "o", arg = "FILE", help = "where to save it" }),
+      opt("output", { short = "o", arg = "FILE",
+        help = "where to save it (with --split: a directory or a base name)" }),
+      opt("split", { flag = true, help = "save the grid's four pictures as four files (FILE-1.png ... FILE-4.png)" }),
     },
-    examples = { "mj download 1712345678901234 -o boat.png" },
+    examples = { "mj download 1712345678901234 -o boat.png", "mj download 1712345678901234 --split -o boat" },
   },
   batch = {
     usage = "mj batch FILE [options]", min = 1, max = 1,
@@ -188,8 +223,10 @@ M.commands = {
       opt("journal", { arg = "PATH", help = "the journal (default DIR/.mj-batch.jsonl)" }),
       opt("resubmit-unknown", { flag = true,
         help = "send once more the submits whose outcome is unknown (may pay twice)" }),
+      opt("split", { flag = true,
+        help = "also save each grid's four pictures as NNN-slug-1.png ... -4.png (no upscale is paid)" }),
     },
-    examples = { "mj batch prompts.txt -o out --then U1" },
+    examples = { "mj batch prompts.txt -o out --then U1", "mj batch prompts.txt -o out --split" },
   },
   buttons = {
     usage = "mj buttons TASK [options]", min = 1, max = 1,
@@ -201,8 +238,8 @@ M.commands = {
 }
 
 --- The commands in help order.
-M.order = { "imagine", "action", "modal", "blend", "describe", "shorten", "video",
-  "fetch", "wait", "list", "seed", "download", "buttons", "batch" }
+M.order = { "imagine", "action", "modal", "blend", "describe", "shorten", "video", "edits", "swap-face",
+  "upload", "fetch", "wait", "list", "seed", "download", "buttons", "batch" }
 
 -- ---------------------------------------------------------------- help texts
 
@@ -240,8 +277,8 @@ function M.main_help()
     out[#out + 1] = string.format("  %-10s %s", name, M.commands[name].summary)
   end
   option_section("Options of every command:", M.global_options, out)
-  option_section("Submit commands (imagine, action, modal, blend, describe, shorten, video) also take:",
-    submit_options, out)
+  option_section("Submit commands (imagine, action, modal, blend, describe, shorten, video, edits,\n"
+    .. "swap-face) also take:", submit_options, out)
   for _, line in ipairs {
     "",
     "The API key comes from $COMETAPI_KEY or --api-key-file (there is no --api-key: it would",
@@ -278,6 +315,29 @@ function M.command_help(name)
 end
 
 -- ---------------------------------------------------------------- parsing
+
+-- " (did you mean 'X'?)" for the closest of `candidates` to `word`, or "".
+local function suggestion(word, candidates, prefix)
+  local near = options.closest(word, candidates)
+  if not near then return "" end
+  return " (did you mean '" .. (prefix or "") .. near .. "'?)"
+end
+
+local function command_names()
+  local list = {}
+  for i, name in ipairs(M.order) do list[i] = name end
+  list[#list + 1] = "help"
+  list[#list + 1] = "version"
+  return list
+end
+
+local function option_names(lists)
+  local list = {}
+  for _, l in ipairs(lists) do
+    for _, o in ipairs(l) do list[#list + 1] = o.name end
+  end
+  return list
+end
 
 local function find_option(lists, token)
   for _, list in ipairs(lists) do
@@ -352,7 +412,13 @@ function M.parse(argv)
       if command then lists[2] = M.commands[command].options end
       local o = find_option(lists, name)
       if not o then
-        return nil, "unknown option " .. label .. (command and (" for " .. command) or ""), command
+        local known = lists
+        if not command then -- before the command: any command's option is a likely meaning
+          known = { M.global_options }
+          for _, c in pairs(M.commands) do known[#known + 1] = c.options end
+        end
+        return nil, "unknown option '" .. label .. "'" .. (command and (" for " .. command) or "")
+          .. suggestion(name, option_names(known), "--"), command
       end
       if o.flag then
         if value then return nil, "option " .. label .. " takes no value", command end
@@ -366,11 +432,17 @@ function M.parse(argv)
     elseif command == nil then
       if a == "help" then
         local topic = argv[i + 1]
-        if topic and not M.commands[topic] then return nil, "unknown command " .. topic end
+        if topic and not M.commands[topic] then
+          local hint = suggestion(topic, M.order)
+          return nil, "unknown command '" .. topic .. "'" .. (hint ~= "" and hint or " (see mj --help)")
+        end
         return { help = true, command = topic }
       end
       if a == "version" then return { version = true } end
-      if not M.commands[a] then return nil, "unknown command " .. a .. " (see mj --help)" end
+      if not M.commands[a] then
+        local hint = suggestion(a, command_names())
+        return nil, "unknown command '" .. a .. "'" .. (hint ~= "" and hint or " (see mj --help)")
+      end
       command = a
     else
       args[#args + 1] = a

@@ -13,6 +13,7 @@
 
 local mj = require "midjourney"
 local batch = require "midjourney.batch"
+local journal = require "midjourney.journal"
 local render = require "midjourney.cli.render"
 local commands = require "midjourney.cli.commands"
 
@@ -43,7 +44,7 @@ local function err_text(e)
     local reason = type(t) == "table" and t.failReason or nil
     return render.clean(reason and reason ~= "" and reason or e.message)
   end
-  return render.clean((tostring(e):gsub("^midjourney: ", "")))
+  return render.clean(commands.error_text(e))
 end
 
 -- ---------------------------------------------------------------- the display
@@ -265,12 +266,6 @@ end
 
 -- ---------------------------------------------------------------- the summary
 
-local function pad(s, n)
-  local len = select(2, s:gsub("[^\128-\191]", ""))
-  if len >= n then return s end
-  return s .. string.rep(" ", n - len)
-end
-
 local function summary_table(out, results)
   local rows = { { "job", "status", "tasks", "files" } }
   for _, r in ipairs(results) do
@@ -285,12 +280,166 @@ local function summary_table(out, results)
   local w = { 0, 0, 0 }
   for _, row in ipairs(rows) do
     for c = 1, 3 do
-      local len = select(2, row[c]:gsub("[^\128-\191]", ""))
+      local len = render.display_width(row[c])
       if len > w[c] then w[c] = len end
     end
   end
+  local pad = render.pad
   for _, row in ipairs(rows) do
     out:write(pad(row[1], w[1]), "  ", pad(row[2], w[2]), "  ", pad(row[3], w[3]), "  ", row[4], "\n")
+  end
+end
+
+-- ---------------------------------------------------------------- --split
+
+-- With --split, each finished grid is also saved as its four pictures, NNN-slug-1.png ...
+-- -4.png (`client:download(task, grid_path, {split = true})`: the task's per-image URLs,
+-- else the grid cut locally). It runs beside the batch, in one coroutine of its own: a grid
+-- is split when the batch saved it (event `saved`), or, for grids saved by an earlier run,
+-- from the start. Each of the four files is journalled like the batch's own downloads (a
+-- `file` record of the unit "split:N"), so a rerun leaves a complete split alone.
+
+local Splitter = {}
+Splitter.__index = Splitter
+
+--- The journal unit of picture `k` of a split grid.
+M.SPLIT_UNIT = "split:%d"
+
+local function join_path(dir, name)
+  if dir == "." then return name end
+  return (dir:gsub("/+$", "")) .. "/" .. name
+end
+
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local size = f:seek("end")
+  f:close()
+  return size
+end
+
+local function recorded(u)
+  if not u.file or type(u.file.path) ~= "string" then return nil end
+  local size = file_size(u.file.path)
+  if size == nil or (u.file.size ~= nil and size ~= u.file.size) then return nil end
+  return u.file.path
+end
+
+--- Makes the `--split` worker of a batch: `splitter:event(ev)` takes the batch's events,
+-- `splitter:run()` (in a scheduler coroutine) splits the grids, `splitter:files(i)` gives the
+-- four recorded files of job `i`. Neither blocks nor yields.
+-- @param ctx the command context (`client`, `out`)
+-- @tparam table jobs the batch's jobs (as `midjourney.batch.read` gives them)
+-- @tparam string dir the output directory
+-- @param display the batch display (for its lines)
+-- @return the splitter
+function M.splitter(ctx, jobs, dir, display)
+  return setmetatable({ ctx = ctx, jobs = jobs, dir = dir, display = display, queue = {}, queued = {},
+    ids = {}, bases = {}, errors = {}, saved = 0, finished = false }, Splitter)
+end
+
+-- The four recorded split files of job `i`, or nil when one is missing.
+function Splitter:files(i)
+  if not self.j then return nil end
+  local out = {}
+  for k = 1, 4 do
+    local p = recorded(self.j:unit(i, M.SPLIT_UNIT:format(k)))
+    if not p then return nil end
+    out[k] = p
+  end
+  return out
+end
+
+function Splitter:enqueue(i)
+  if self.queued[i] or self:files(i) then return end
+  self.queued[i] = true
+  self.queue[#self.queue + 1] = i
+end
+
+-- Takes the batch's events (before the display does).
+function Splitter:event(ev)
+  local t = ev.type
+  if ev.job and ev.base then self.bases[ev.job] = ev.base end
+  if ev.job and ev.id and (ev.unit == nil or ev.unit == "imagine") then self.ids[ev.job] = ev.id end
+  if t == "start" then
+    -- the batch holds the journal now; a second handle (no lock) reads it and appends the
+    -- split records, one whole line each, like the batch's own
+    local j, err = journal.open(ev.journal, { fingerprint = batch.fingerprint(self.jobs), jobs = #self.jobs })
+    if not j then
+      self.display:plain("mj: --split: cannot use the journal: " .. err_text(err), true)
+      return
+    end
+    self.j = j
+    for i = 1, #self.jobs do
+      local g = j:unit(i)
+      if g.id and recorded(g) then
+        self.ids[i] = g.id
+        self.bases[i] = (recorded(g):match("([^/]+)%.png$"))
+        self:enqueue(i)
+      end
+    end
+  elseif t == "saved" and ev.unit == "imagine" then
+    self:enqueue(ev.job)
+  end
+end
+
+function Splitter:emit(doc)
+  if self.display.mode ~= "json" then return end
+  doc.at = math.floor((now() - self.display.t0) * 1000 + 0.5) / 1000
+  self.ctx.out:write(mj.json.encode(doc), "\n")
+  self.ctx.out:flush()
+end
+
+-- Splits the grid of job `i`; records the four files in the journal.
+function Splitter:split(i)
+  local base, id = self.bases[i], self.ids[i]
+  if not base or not id then return end
+  local client = self.ctx.client
+  local grid_path = join_path(self.dir, base .. ".png")
+  local stem = join_path(self.dir, base)
+  -- what a split cut short (a crash, a Ctrl-C) may have left
+  os.remove(stem .. ".grid.part")
+  for k = 1, 4 do
+    os.remove(stem .. "-" .. k .. ".png.part")
+    os.remove(stem .. "-" .. k .. ".download.part")
+  end
+  local task, err = client:fetch(id)
+  local paths, info
+  if task then paths, info = client:download(task, grid_path, { split = true }) else info = err end
+  if not paths then
+    if type(info) == "table" and info.kind == "cancelled" then return end
+    self.errors[i] = err_text(info)
+    self.display:plain(base .. " split failed: " .. self.errors[i] .. " (a rerun tries again)", true)
+    self:emit { event = "split_failed", job = i, base = base, id = id, error = self.errors[i],
+      kind = type(info) == "table" and info.kind or nil }
+    return
+  end
+  self.errors[i] = nil
+  for k, path in ipairs(paths) do
+    local size = tonumber(info.sizes and info.sizes[k]) or file_size(path)
+    local ok, jerr = self.j:append { t = "file", job = i, button = M.SPLIT_UNIT:format(k), path = path, size = size }
+    if not ok then
+      self.errors[i] = err_text(jerr)
+      self.display:plain("mj: --split: " .. self.errors[i], true)
+      return
+    end
+    self.saved = self.saved + 1
+    self.display:plain(string.format("%s saved %s (%d bytes)", base, path, size or 0))
+    self:emit { event = "saved", job = i, base = base, unit = "split", id = id, path = path, size = size }
+  end
+end
+
+-- The worker: splits queued grids until the batch has ended and the queue is empty.
+function Splitter:run()
+  while not self.stopped do
+    local i = table.remove(self.queue, 1)
+    if i then
+      self:split(i)
+    elseif self.finished then
+      return
+    else
+      mj.sleep(0.05)
+    end
   end
 end
 
@@ -325,15 +474,25 @@ function M.run(ctx)
   local wait = {}
   if opts.timeout then wait.timeout = opts.timeout end
   if opts.interval then wait.interval, wait.first_delay = opts.interval, opts.interval end
+  local dir = opts.output or "."
+  local splitter = opts.split and M.splitter(ctx, jobs, dir, display) or nil
   local runner = batch.new(ctx.client, jobs, {
-    dir = opts.output or ".", journal = opts.journal, ["then"] = then_list, concurrency = n,
+    dir = dir, journal = opts.journal, ["then"] = then_list, concurrency = n,
     resubmit_unknown = opts["resubmit-unknown"] or false, wait = wait,
     source = file == "-" and "stdin" or file,
-    on_event = function(ev) display:event(ev) end,
+    on_event = function(ev)
+      if splitter then splitter:event(ev) end
+      display:event(ev)
+    end,
   })
   local h = mj.spawn(function() return runner:run() end)
+  local sh = splitter and mj.spawn(function() return splitter:run() end) or nil
   local function alive()
     local s = h:status()
+    if s == "pending" or s == "running" then return true end
+    if not sh then return false end
+    splitter.finished = true
+    s = sh:status()
     return s == "pending" or s == "running"
   end
   local interrupted = false
@@ -346,6 +505,10 @@ function M.run(ctx)
   if not ok then
     if not is_interrupt(e) then error(e, 0) end
     interrupted = true
+    if sh then
+      splitter.finished, splitter.stopped = true, true
+      pcall(sh.cancel, sh)
+    end
     runner:stop(false)
     local inflight = runner:submits_in_flight()
     if inflight > 0 then
@@ -362,9 +525,24 @@ function M.run(ctx)
     end
   end
   display:finish()
+  if sh and sh:status() == "failed" then
+    local _, serr = sh:result()
+    error(serr, 0)
+  end
   local results, summary = h:result()
   if h:status() == "failed" then
     error(summary, 0)
+  end
+  local split_failed = 0
+  if splitter and results then
+    for _, r in ipairs(results) do
+      local files = splitter:files(r.index)
+      for _, p in ipairs(files or {}) do r.files[#r.files + 1] = p end
+      if splitter.errors[r.index] then
+        split_failed = split_failed + 1
+        r.split_error = splitter.errors[r.index]
+      end
+    end
   end
   if not results then
     if interrupted then
@@ -381,7 +559,8 @@ function M.run(ctx)
       local ids = {}
       for _, t in ipairs(r.tasks) do ids[#ids + 1] = { unit = t.unit, id = t.id } end
       list[i] = { job = r.index, key = r.key, name = r.name, status = r.status, tasks = mj.json.array(ids),
-        files = mj.json.array(r.files), error = r.error, unknown = mj.json.array(r.unknown) }
+        files = mj.json.array(r.files), error = r.error and commands.one_request_id(r.error),
+        unknown = mj.json.array(r.unknown), split_error = r.split_error }
     end
     ctx.out:write(mj.json.encode { event = "summary", total = summary.total, done = summary.done,
       failed = summary.failed, unknown = summary.unknown, pending = summary.pending,
@@ -393,7 +572,11 @@ function M.run(ctx)
   for _, r in ipairs(results) do
     if r.status == "failed" and r.error then
       ctx.err:write("mj: ", string.format("%03d-%s", r.index, batch.slug(r.name or r.prompt)), ": ",
-        render.clean(r.error), r.final and "" or " (a rerun tries again)", "\n")
+        render.clean(commands.one_request_id(r.error)), r.final and "" or " (a rerun tries again)", "\n")
+    end
+    if r.split_error then
+      ctx.err:write("mj: ", string.format("%03d-%s", r.index, batch.slug(r.name or r.prompt)), ": split: ",
+        r.split_error, " (a rerun tries again)\n")
     end
   end
   ctx.err:write(string.format("mj: batch: %d done, %d failed, %d unknown, %d not finished (%d submits sent; "
@@ -414,7 +597,9 @@ function M.run(ctx)
     ctx.err:write("mj: the batch stopped; rerun the same command to go on\n")
     return EXIT.api
   end
-  if summary.failed > 0 or summary.unknown > 0 or summary.pending > 0 then return EXIT.failed end
+  if summary.failed > 0 or summary.unknown > 0 or summary.pending > 0 or split_failed > 0 then
+    return EXIT.failed
+  end
   return EXIT.ok
 end
 

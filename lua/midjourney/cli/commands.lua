@@ -31,7 +31,29 @@ function M.exit_code(err)
   return EXIT.api
 end
 
---- One line for an error: `mj: ...`, no control characters.
+--- Removes the "(request id: X)" a gateway writes into its messages when the text also
+-- ends with the library's "[request id X]", so that an error line names its request id
+-- once. Neither blocks nor yields.
+-- @tparam string s
+-- @treturn string
+function M.one_request_id(s)
+  s = tostring(s)
+  if not s:find("[request id ", 1, true) then return s end
+  s = s:gsub("%s*%(request id: ?[^%)]*%)", "")
+  -- a snippet cut inside the parenthesis ("(request id: 2026...")
+  s = s:gsub("%s*%(request id:[^%)%[]*%.%.%.", " ...")
+  return s
+end
+
+--- The text of an error without the "midjourney: " prefix, its request id named once.
+-- Neither blocks nor yields.
+-- @param err an error object or a string
+-- @treturn string
+function M.error_text(err)
+  return M.one_request_id((tostring(err):gsub("^midjourney: ", "")))
+end
+
+--- One line for an error: `mj: ...`, no control characters, the request id once.
 -- Neither blocks nor yields.
 -- @param err an error object or a string
 -- @treturn string
@@ -46,7 +68,7 @@ function M.error_line(err)
     s = string.format("task %s %s: %s", tostring(id), status == "CANCEL" and "was cancelled" or "failed",
       tostring(reason))
   else
-    s = tostring(err):gsub("^midjourney: ", "")
+    s = M.error_text(err)
   end
   return "mj: " .. render.clean(s)
 end
@@ -128,8 +150,31 @@ end
 
 -- ---------------------------------------------------------------- helpers
 
-local function wait_opts(ctx, slot, first_delay)
+--- The title of a task's live bar from one of its snapshots: its prompt, after the
+-- action for anything but IMAGINE ("upscale: a paper boat"); nil when it has no prompt.
+-- Neither blocks nor yields.
+-- @param t a Task
+-- @treturn string|nil
+function M.task_title(t)
+  local prompt = t.prompt
+  if type(prompt) ~= "string" or prompt == "" then prompt = t.promptEn end
+  if type(prompt) ~= "string" or prompt == "" then return nil end
+  local action = type(t.action) == "string" and t.action or ""
+  if action == "" or action == "IMAGINE" then return prompt end
+  return action:lower():gsub("_", " ") .. ": " .. prompt
+end
+
+-- The wait options of a slot; with `titled`, the first snapshot that carries a prompt
+-- becomes the bar's title (`mj wait` on ids it did not submit).
+local function wait_opts(ctx, slot, first_delay, titled)
   local o = { on_progress = function(t)
+    if titled then
+      local title = M.task_title(t)
+      if title then
+        ctx.render:title(slot, title)
+        titled = false
+      end
+    end
     ctx.render:update(slot, { id = t.id, status = t.status, percent = t:percent() })
   end }
   local opts = ctx.opts
@@ -154,12 +199,21 @@ local function is_video(t)
   return t.action == "VIDEO" or (type(t.videoUrl) == "string" and t.videoUrl ~= "")
 end
 
+--- The title of an action's live bar: `"U1 of 1773…"` (the button and the parent task).
+-- Neither blocks nor yields.
+-- @tparam string button
+-- @tparam string parent the parent task id
+-- @treturn string
+function M.action_title(button, parent)
+  return tostring(button) .. " of " .. tostring(parent)
+end
+
 --- A job that follows one task to its end: optional submit, wait, --then
 -- actions, --download. Runs in a scheduler coroutine.
 -- @return a result `{ code =, task =, err =, saved =, info = }`
-local function follow(ctx, slot, id, steps, first_delay)
+local function follow(ctx, slot, id, steps, first_delay, titled)
   local client = ctx.client
-  local task, err = client:wait(id, wait_opts(ctx, slot, first_delay))
+  local task, err = client:wait(id, wait_opts(ctx, slot, first_delay, titled))
   while true do
     if not task then
       ctx.render:done(slot, err.task and err.task.status or nil, err.kind)
@@ -172,7 +226,7 @@ local function follow(ctx, slot, id, steps, first_delay)
         "task %s is waiting for input (MODAL); answer it with: mj modal %s --prompt ...", task.id, task.id) }
     end
     if not button then break end
-    slot = ctx.render:add(button)
+    slot = ctx.render:add(button, nil, nil, M.action_title(button, task.id))
     local nid, aerr = client:action(task, button, ctx.action_opts)
     if not nid then
       ctx.render:done(slot, "ERROR", aerr.kind)
@@ -222,7 +276,7 @@ end
 -- (usage error); then submit, and with --wait/--then/--download follow it.
 local function submit_command(label, make)
   return function(ctx)
-    local submit, why = make(ctx)
+    local submit, why, title = make(ctx)
     if not submit then
       ctx.err:write("mj: ", render.clean(why), "\n")
       return EXIT.usage
@@ -232,7 +286,7 @@ local function submit_command(label, make)
     for _, b in ipairs(opts["then"] or {}) do steps.buttons[#steps.buttons + 1] = b end
     local waiting = opts.wait or opts.download or #steps.buttons > 0
     local r = ctx:drive({ function()
-      local slot = waiting and ctx.render:add(label) or nil
+      local slot = waiting and ctx.render:add(label, nil, nil, title) or nil
       local id, env = submit(ctx.client)
       if not id then
         if slot then ctx.render:done(slot, "ERROR", env.kind) end
@@ -260,6 +314,12 @@ local function load_image(spec, opts)
   return v
 end
 
+-- The last part of a path or URL, for a bar's title.
+local function base_name(spec)
+  if spec:sub(1, 5):lower() == "data:" then return "an image" end
+  return spec:match("([^/]+)/*$") or spec
+end
+
 -- ---------------------------------------------------------------- submit commands
 
 M.imagine = submit_command("imagine", function(ctx)
@@ -275,7 +335,7 @@ M.imagine = submit_command("imagine", function(ctx)
     fields.base64Array = mj.json.array(list)
   end
   submit_fields(ctx, fields)
-  return function(client) return client:imagine(fields) end
+  return function(client) return client:imagine(fields) end, nil, fields.prompt
 end)
 
 M.action = submit_command("action", function(ctx)
@@ -286,32 +346,33 @@ M.action = submit_command("action", function(ctx)
   if ctx.opts.state then o.state = ctx.opts.state end
   if ctx.opts["notify-hook"] then o.notifyHook = ctx.opts["notify-hook"] end
   ctx.action_opts = { chooseSameChannel = o.chooseSameChannel }
-  return function(client) return client:action(task, button, o) end
+  return function(client) return client:action(task, button, o) end, nil, M.action_title(button, task)
 end)
 
 M.modal = submit_command("modal", function(ctx)
   local fields = {}
   if ctx.opts.prompt then fields.prompt = ctx.opts.prompt end
   if ctx.opts.mask then
-    local v, why = load_image(ctx.opts.mask, { only = "image/png", no_url = true })
+    local v, why = load_image(ctx.opts.mask, { only = "png", no_url = true })
     if not v then return nil, "--mask: " .. why end
     fields.maskBase64 = v
   end
   submit_fields(ctx, fields)
   local task = ctx.args[1]
-  return function(client) return client:modal(task, fields) end
+  return function(client) return client:modal(task, fields) end, nil,
+    "modal: " .. (fields.prompt or task)
 end)
 
 M.blend = submit_command("blend", function(ctx)
-  local list = {}
+  local list, names = {}, {}
   for i, spec in ipairs(ctx.args) do
     local v, why = load_image(spec)
     if not v then return nil, why end
-    list[i] = v
+    list[i], names[i] = v, base_name(spec)
   end
   local fields = submit_fields(ctx, { base64Array = mj.json.array(list) })
   if ctx.opts.dimensions then fields.dimensions = ctx.opts.dimensions end
-  return function(client) return client:blend(fields) end
+  return function(client) return client:blend(fields) end, nil, "blend " .. table.concat(names, " + ")
 end)
 
 M.describe = submit_command("describe", function(ctx)
@@ -325,12 +386,12 @@ M.describe = submit_command("describe", function(ctx)
     fields.base64 = v
   end
   submit_fields(ctx, fields)
-  return function(client) return client:describe(fields) end
+  return function(client) return client:describe(fields) end, nil, "describe " .. base_name(spec)
 end)
 
 M.shorten = submit_command("shorten", function(ctx)
   local fields = submit_fields(ctx, { prompt = ctx.args[1] })
-  return function(client) return client:shorten(fields) end
+  return function(client) return client:shorten(fields) end, nil, "shorten: " .. fields.prompt
 end)
 
 M.video = submit_command("video", function(ctx)
@@ -352,8 +413,65 @@ M.video = submit_command("video", function(ctx)
     fields.batchSize = math.floor(n)
   end
   submit_fields(ctx, fields)
-  return function(client) return client:video(fields) end
+  return function(client) return client:video(fields) end, nil,
+    "video: " .. (fields.prompt or base_name(ctx.args[1]))
 end)
+
+M.edits = submit_command("edits", function(ctx)
+  local prompt = ctx.opts.prompt
+  if prompt == nil or prompt:match("^%s*$") then
+    return nil, "edits: --prompt P is required (what to change in the image)"
+  end
+  local img, why = load_image(ctx.args[1])
+  if not img then return nil, why end
+  local fields = submit_fields(ctx, { image = img, prompt = prompt })
+  return function(client) return client:edits(fields) end, nil, "edit: " .. prompt
+end)
+
+M["swap-face"] = submit_command("swap-face", function(ctx)
+  local source, target = ctx.args[1], ctx.args[2]
+  local face, why = load_image(source, { no_url = true })
+  if not face then return nil, "SOURCE: " .. why end
+  local picture, twhy = load_image(target, { no_url = true })
+  if not picture then return nil, "TARGET: " .. twhy end
+  local fields = submit_fields(ctx, { sourceBase64 = face, targetBase64 = picture })
+  return function(client) return client:swap_face(fields) end, nil,
+    "face " .. base_name(source) .. " on " .. base_name(target)
+end)
+
+--- `mj upload FILE...`: uploads the images and prints their URLs.
+-- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
+function M.upload(ctx)
+  local list = {}
+  for i, spec in ipairs(ctx.args) do
+    if images.is_url(spec) then
+      ctx.err:write("mj: upload: ", render.clean(spec), " is already a URL: give image files\n")
+      return EXIT.usage
+    end
+    local v, why = load_image(spec)
+    if not v then
+      ctx.err:write("mj: ", render.clean(why), "\n")
+      return EXIT.usage
+    end
+    list[i] = v
+  end
+  local r = ctx:drive({ function()
+    local urls, env = ctx.client:upload { base64Array = mj.json.array(list) }
+    if not urls then return { code = M.exit_code(env), err = env } end
+    if type(urls) ~= "table" or #urls ~= #list then
+      return { code = EXIT.api, err = string.format("upload: %d images sent, %s URLs came back", #list,
+        type(urls) == "table" and tostring(#urls) or "no") }
+    end
+    return { code = EXIT.ok, urls = urls }
+  end })[1]
+  if not r.urls then return print_result(ctx, r) end
+  if ctx.opts.json then
+    ctx.out:write(encode(mj.json.array(r.urls)), "\n")
+  else
+    for _, u in ipairs(r.urls) do ctx.out:write(render.clean(u), "\n") end
+  end
+  return EXIT.ok
+end
 
 -- ---------------------------------------------------------------- query commands
 
@@ -397,7 +515,7 @@ function M.wait(ctx)
       local slot = ctx.render:add("wait", id, "WAITING")
       local steps = { buttons = {}, download = opts.download }
       for _, b in ipairs(opts["then"] or {}) do steps.buttons[#steps.buttons + 1] = b end
-      return follow(ctx, slot, id, steps, 0)
+      return follow(ctx, slot, id, steps, 0, true)
     end
   end
   local codes = {}
@@ -450,9 +568,49 @@ end
 local extensions = { ["image/png"] = "png", ["image/jpeg"] = "jpg", ["image/webp"] = "webp",
   ["image/gif"] = "gif", ["video/mp4"] = "mp4", ["video/webm"] = "webm" }
 
---- `mj download TASK|URL [-o FILE]`
+-- `mj download TASK --split`: the four pictures of a grid as four files.
+local function download_split(ctx)
+  local what = ctx.args[1]
+  if images.is_url(what) then
+    ctx.err:write("mj: download: --split needs a TASK (its per-image URLs or its grid), not a URL\n")
+    return EXIT.usage
+  end
+  local r = ctx:drive({ function()
+    local t, err = ctx.client:fetch(what)
+    if not t then return { code = M.exit_code(err), err = err } end
+    -- default: TASK-1.png ... in the current directory
+    local dest = ctx.opts.output or t.id
+    -- what a cut-short split leaves behind (removed on Ctrl-C)
+    local base = dest:gsub("/+$", "")
+    local f = io.open(dest .. "/.", "rb")
+    if f then f:close(); base = base .. "/" .. t.id else base = base:gsub("%.[Pp][Nn][Gg]$", "") end
+    ctx.downloads[#ctx.downloads + 1] = base .. ".grid"
+    for i = 1, 4 do
+      ctx.downloads[#ctx.downloads + 1] = base .. "-" .. i .. ".png"
+      ctx.downloads[#ctx.downloads + 1] = base .. "-" .. i .. ".download"
+    end
+    local paths, info = ctx.client:download(t, dest, { split = true })
+    if not paths then return { code = M.exit_code(info), err = info } end
+    return { code = EXIT.ok, paths = paths, info = info }
+  end })[1]
+  if not r.paths then return print_result(ctx, r) end
+  local sizes = r.info and r.info.sizes or {}
+  if ctx.opts.json then
+    ctx.out:write(encode({ files = mj.json.array(r.paths), sizes = mj.json.array(sizes),
+      source = r.info and r.info.source }), "\n")
+  else
+    for i, p in ipairs(r.paths) do
+      local size = tonumber(sizes[i])
+      ctx.out:write(string.format("saved %s (%s bytes)\n", render.clean(p), size and string.format("%d", size) or "?"))
+    end
+  end
+  return EXIT.ok
+end
+
+--- `mj download TASK|URL [-o FILE] [--split]`
 -- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.download(ctx)
+  if ctx.opts.split then return download_split(ctx) end
   local what = ctx.args[1]
   local path = ctx.opts.output
   local r = ctx:drive({ function()
@@ -489,6 +647,28 @@ function M.download(ctx)
   return print_result(ctx, r)
 end
 
+--- The lines of the `mj buttons` table: label, emoji and customId in columns aligned by
+-- terminal width (an emoji such as 🔄 or ⬅️ takes two columns), trailing blanks cut.
+-- Neither blocks nor yields.
+-- @tparam table list buttons (`label`, `emoji`, `customId`)
+-- @treturn table lines
+function M.button_lines(list)
+  local rows, w1, w2 = {}, 0, 0
+  for i, b in ipairs(list) do
+    local row = { render.clean(b.label or ""), render.clean(b.emoji or ""), render.clean(b.customId or "") }
+    rows[i] = row
+    w1 = math.max(w1, render.display_width(row[1]))
+    w2 = math.max(w2, render.display_width(row[2]))
+  end
+  local lines = {}
+  for i, row in ipairs(rows) do
+    local line = render.pad(row[1], w1) .. (w1 > 0 and "  " or "") .. render.pad(row[2], w2)
+      .. (w2 > 0 and "  " or "") .. row[3]
+    lines[i] = (line:gsub("%s+$", ""))
+  end
+  return lines
+end
+
 --- `mj buttons TASK`
 -- Yields inside the CLI's scheduler coroutine; blocks when called outside one.
 function M.buttons(ctx)
@@ -499,15 +679,14 @@ function M.buttons(ctx)
     return { code = EXIT.ok, task = t }
   end })[1]
   if not r.task then return print_result(ctx, r) end
-  for _, b in ipairs(r.task.buttons or {}) do
-    if ctx.opts.json then
+  local list = r.task.buttons or {}
+  if ctx.opts.json then
+    for _, b in ipairs(list) do
       ctx.out:write(encode({ label = b.label, emoji = b.emoji, customId = b.customId, style = b.style,
         type = b.type }), "\n")
-    else
-      local line = string.format("%-16s %-4s %s", render.clean(b.label or ""), render.clean(b.emoji or ""),
-        render.clean(b.customId or ""))
-      ctx.out:write((line:gsub("%s+$", "")), "\n")
     end
+  else
+    for _, line in ipairs(M.button_lines(list)) do ctx.out:write(line, "\n") end
   end
   return EXIT.ok
 end

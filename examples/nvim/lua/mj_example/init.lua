@@ -106,6 +106,9 @@ function M.imagine(prompt, on_done)
     jobs[h] = nil
     if task then
       notify("done " .. task.id .. " -> " .. path_or_err)
+    elseif type(path_or_err) == "table" and path_or_err.kind == "cancelled" then
+      -- the user asked for it (:MjCancel): information, not an error
+      notify("cancelled (" .. short(prompt) .. ")", vim.log.levels.INFO)
     else
       notify("failed: " .. tostring(path_or_err), vim.log.levels.ERROR)
     end
@@ -115,7 +118,9 @@ function M.imagine(prompt, on_done)
   return h
 end
 
---- `:MjCancel`: cancels every running job (each reports a "cancelled" failure).
+--- `:MjCancel`: cancels every running job; each reports "cancelled" as information
+-- (`vim.log.levels.INFO`), not as an error, and its `on_done` gets `nil, err` with
+-- `err.kind == "cancelled"`.
 -- Neither blocks nor yields.
 -- @treturn integer the number of jobs cancelled
 function M.cancel_all()
