@@ -621,7 +621,7 @@ describe("core.integerize", function()
 end)
 
 describe("core.scan_task / scan_tasks (the poll path)", function()
-  local core = require "midjourney.core"
+
 
   it("returns only id, status and progress, and validates the whole object", function()
     local f = assert(core.scan_task([[{"id":-0,"status":"IN_PROGRESS","progress":"45%","prompt":"x",

@@ -76,7 +76,8 @@ function M.run(client, task_or_url, path, opts)
       local e = errors.new {
         kind = rec.status == 404 and "not_found" or (rec.status == 429 and "rate_limited" or "http"),
         status = rec.status, request_id = rec.request_id,
-        message = "download failed: HTTP " .. rec.status .. " " .. errors.snippet(read_head(part, 200), 80) }
+        message = "download failed: HTTP " .. rec.status .. " "
+          .. errors.snippet((read_head(part, 200):gsub("%s*%(request id: [^%)]+%)", "")), 80) }
       e.retryable = rec.status ~= 404 and retry.transient(e)
       return nil, e
     end

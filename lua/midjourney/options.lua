@@ -55,24 +55,26 @@ end
 
 -- ---------------------------------------------------------------- did you mean
 
+-- Edit distance with adjacent transpositions (optimal string alignment): "wiat" is one
+-- edit from "wait".
 local function distance(a, b)
   if a == b then return 0 end
   local la, lb = #a, #b
-  local prev, cur = {}, {}
-  for j = 0, lb do prev[j] = j end
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
   for i = 1, la do
-    cur[0] = i
     local ca = a:byte(i)
     for j = 1, lb do
-      local cost = (ca == b:byte(j)) and 0 or 1
-      local d = prev[j] + 1
-      if cur[j - 1] + 1 < d then d = cur[j - 1] + 1 end
-      if prev[j - 1] + cost < d then d = prev[j - 1] + cost end
-      cur[j] = d
+      local cb = b:byte(j)
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + ((ca == cb) and 0 or 1))
+      if i > 1 and j > 1 and ca == b:byte(j - 1) and a:byte(i - 1) == cb then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
     end
-    prev, cur = cur, prev
   end
-  return prev[lb]
+  return d[la][lb]
 end
 
 --- The closest of `candidates` to `word` (case-insensitive edit distance), or nil
@@ -87,7 +89,9 @@ function M.closest(word, candidates)
     local d = distance(lw, c:lower())
     if not bestd or d < bestd or (d == bestd and c < best) then best, bestd = c, d end
   end
-  if best and bestd <= math.max(2, math.floor(#word / 3)) then return best end
+  -- short words: one edit; longer ones: a third of their length, at least two
+  local limit = #word <= 5 and 1 or math.max(2, math.floor(#word / 3))
+  if best and bestd <= limit then return best end
   return nil
 end
 

@@ -65,7 +65,7 @@ function M.error(rec, info, what)
       retry_after = ra, type = info.type }
   elseif shape == "relay" or shape == "submit" then
     local kind = (status == 429 or info.code == 30) and "rate_limited" or "api"
-    local desc = (info.description or ""):gsub("%s+$", "")
+    local desc = without_request_id(info.description or ""):gsub("%s+$", "")
     e = errors.new { kind = kind, status = status, code = info.code, description = desc,
       message = desc ~= "" and desc or ("code " .. tostring(info.code)), request_id = rid, retry_after = ra,
       type = info.type, properties = info.properties }
