@@ -100,20 +100,44 @@ function M.of(client, interval, batch)
   return p
 end
 
+-- Hands a round's result for `id` to its watchers. A watcher whose filter says the result
+-- does not concern it (an unchanged snapshot, a transient error) keeps watching and its
+-- coroutine is not resumed; for the others the result goes into their inbox, they stop
+-- watching, and their coroutine is woken (once, however many results it receives).
 local function deliver(self, id, task, err)
   local list = self.watchers[id]
   if not list then return end
-  self.watchers[id] = nil
   self.urgent[id] = nil
-  self.count = self.count - 1
-  for i = 1, #list do self.sched:wake(list[i], task, err) end
+  local kept = 0
+  for i = 1, #list do
+    local w = list[i]
+    if w.filter and not w.filter(w.state, task, err) then
+      kept = kept + 1
+      list[kept] = w
+    else
+      local inbox = w.inbox
+      inbox[#inbox + 1] = w
+      inbox[#inbox + 1] = task or false
+      inbox[#inbox + 1] = err or false
+      self.sched:wake(w.handle)
+    end
+  end
+  for i = kept + 1, #list do list[i] = nil end
+  if kept == 0 then
+    self.watchers[id] = nil
+    self.count = self.count - 1
+  end
 end
 
-local function leave(self, id, h)
+--- Stops watching: removes `entry` from `id`'s watchers (when it is still there).
+-- Neither blocks nor yields.
+-- @tparam string id
+-- @tparam table entry the entry given to `watch`
+function Poller:unwatch(id, entry)
   local l = self.watchers[id]
   if not l then return end
   for i = #l, 1, -1 do
-    if l[i] == h then table.remove(l, i) end
+    if l[i] == entry then table.remove(l, i) end
   end
   if #l == 0 then
     self.watchers[id] = nil
@@ -177,38 +201,65 @@ local function run_rounds(self)
   self.runner = nil
 end
 
---- Waits for the next snapshot of task `id` from this poller's rounds. Yields; must
--- be called inside a coroutine of the poller's scheduler.
+--- Watches task `id` for one result: `entry` is `{handle =, inbox =, filter =, state =}`.
+-- When a round's result for `id` passes `filter(state, task, err)` (or there is no
+-- filter), the entry stops watching, `entry, task or false, err or false` are appended
+-- to `inbox`, and the coroutine `handle` is woken if it is suspended. Many entries may
+-- share one handle and one inbox (`client:wait_all`: one coroutine, plain records).
+-- Neither blocks nor yields.
 -- @tparam string id
--- @tparam number deadline absolute (`scheduler.now()` clock): the wait returns a `timeout`
---   error then, whatever the round is doing
+-- @tparam table entry
 -- @tparam[opt] boolean immediate poll this id at once instead of at the next round
--- @return the Task, or `nil, err` (transient, `not_found`, `timeout`, `cancelled`)
-function Poller:next(id, deadline, immediate)
-  local sched = self.sched
-  local h = sched:running()
-  if not h then error("poller:next must run inside a coroutine of the poller's scheduler", 2) end
+function Poller:watch(id, entry, immediate)
   local list = self.watchers[id]
   if not list then
     list = {}
     self.watchers[id] = list
     self.count = self.count + 1
   end
-  list[#list + 1] = h
+  list[#list + 1] = entry
   if immediate then self.urgent[id] = true end
   if not self.runner then
-    self.runner = sched:spawn(run_rounds, self)
+    self.runner = self.sched:spawn(run_rounds, self)
   elseif immediate and self.sleeping then
-    sched:wake(self.runner)
+    self.sched:wake(self.runner)
   end
-  local task, err = sched:suspend(math.max(deadline - now(), 0))
-  if task == scheduler.TIMEOUT then
-    leave(self, id, h)
-    return nil, errors.new { kind = "timeout", message = "no snapshot of task " .. id .. " before the deadline",
-      retryable = true }
+end
+
+--- Waits for the next snapshot of task `id` from this poller's rounds. Yields; must
+-- be called inside a coroutine of the poller's scheduler.
+-- @tparam string id
+-- @tparam number deadline absolute (`scheduler.now()` clock): the wait returns a `timeout`
+--   error then, whatever the round is doing
+-- @tparam[opt] boolean immediate poll this id at once instead of at the next round
+-- @tparam[opt] function filter `filter(state, task, err)`: false when a round's result
+--   does not concern the caller, which then keeps waiting without being resumed (so
+--   thousands of waits cost no resume per round while nothing changes)
+-- @param[opt] state passed to `filter`
+-- @return the Task, or `nil, err` (transient, `not_found`, `timeout`, `cancelled`)
+function Poller:next(id, deadline, immediate, filter, state)
+  local sched = self.sched
+  local h = sched:running()
+  if not h then error("poller:next must run inside a coroutine of the poller's scheduler", 2) end
+  local entry = { handle = h, inbox = {}, filter = filter, state = state }
+  self:watch(id, entry, immediate)
+  local woke, cerr = sched:suspend(math.max(deadline - now(), 0))
+  local inbox = entry.inbox
+  if inbox[1] then return inbox[2] or nil, inbox[3] or nil end
+  self:unwatch(id, entry)
+  if woke == scheduler.TIMEOUT then
+    return nil, M.timeout_error(id)
   end
-  if task == nil and err and err.kind == "cancelled" then leave(self, id, h) end
-  return task, err
+  return nil, cerr or errors.cancelled()
+end
+
+--- The error of a wait whose deadline came before a snapshot: kind `"timeout"`,
+-- transient (the wait's state machine decides what it means).
+-- @tparam string id
+-- @treturn table
+function M.timeout_error(id)
+  return errors.new { kind = "timeout", message = "no snapshot of task " .. id .. " before the deadline",
+    retryable = true }
 end
 
 return M

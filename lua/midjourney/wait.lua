@@ -120,6 +120,35 @@ function M.feed(st, t, err)
   return false
 end
 
+--- Whether a coalesced poll's result needs the waiting coroutine: a first or changed
+-- snapshot (for `on_progress`), a final one, or an error that ends the wait (`feed` then
+-- handles it in the coroutine). Otherwise the state takes the result quietly (the latest
+-- snapshot, a not-found miss, a transient error) and the coroutine is not resumed.
+-- Neither blocks nor yields.
+-- @tparam table st state
+-- @param t a Task or nil
+-- @tparam[opt] table err
+-- @treturn boolean
+function M.observe(st, t, err)
+  if t then
+    local prev = st.last
+    if not prev or prev.status ~= t.status or prev.progress ~= t.progress or M.is_final(st.client, t) then
+      return true
+    end
+    st.last, st.misses = t, 0
+    return false
+  end
+  if not err then return true end
+  if err.kind == "not_found" then
+    if st.misses + 1 >= st.o.not_found_limit then return true end
+    st.misses = st.misses + 1
+    return false
+  end
+  if not retry.transient(err) then return true end
+  st.last_err = err
+  return false
+end
+
 -- How long to hold the first poll: only for a task this client submitted moments ago
 -- (before the gateway's first sync its snapshot is a placeholder).
 local function first_hold(client, id, o)
@@ -148,7 +177,12 @@ function M.wait(client, sid, first, opts)
   while true do
     local t, perr
     if shared then
-      t, perr = shared:next(sid, o.deadline, immediate)
+      -- resumed only for a change, the end, or the deadline (or a stall check)
+      local wake_at = o.deadline
+      if o.stall_timeout and not st.stall_fired then
+        wake_at = math.min(wake_at, st.last_change + o.stall_timeout)
+      end
+      t, perr = shared:next(sid, wake_at, immediate, M.observe, st)
     else
       t, perr = poller.fetch(client, sid, o.deadline)
     end
@@ -160,8 +194,91 @@ function M.wait(client, sid, first, opts)
   end
 end
 
---- Waits for many ids with checked options (see `client:wait_all`): one coroutine per
--- id, sharing one poller. Blocks, or yields.
+-- wait_all without coalescing: one coroutine per id, each polling on its own.
+local function wait_each(client, items, opts, sched, results, errs)
+  local handles = {}
+  for i, item in ipairs(items) do
+    handles[i] = sched:spawn(M.wait, client, item.id, item.first, opts)
+  end
+  sched:join(handles)
+  local me = sched:running()
+  for i, item in ipairs(items) do
+    local h = handles[i]
+    if me and me.cancelled then h:cancel() end
+    local t, e = h:result()
+    if t then
+      results[item.id] = t
+    else
+      if h:status() == "failed" then error(e, 0) end -- a callback raised
+      errs[item.id] = e
+    end
+  end
+end
+
+-- wait_all with coalescing: every id is a plain record watched by one shared poller, and
+-- this one coroutine is resumed only when some task changed, ended, or the deadline came
+-- (no coroutine per id: ten thousand waits cost ten thousand small tables).
+local function wait_records(client, items, opts, sched, results, errs)
+  local o = M.settings(opts)
+  o.deadline = now() + o.timeout
+  local shared = poller.of(client, o.interval, o.batch)
+  local me = sched:running()
+  local inbox, open, pending = {}, {}, 0
+  local function finish(entry, v, e)
+    open[entry] = nil
+    pending = pending - 1
+    if v then results[entry.id] = v else errs[entry.id] = e end
+  end
+  for _, item in ipairs(items) do
+    local st = M.new_state(client, item.id, o, item.first)
+    local entry = { id = item.id, handle = me, inbox = inbox, filter = M.observe, state = st }
+    open[entry] = true
+    pending = pending + 1
+    local done, v, e = false, nil, nil
+    if item.first and M.is_final(client, item.first) then done, v, e = M.feed(st, item.first) end
+    if done then finish(entry, v, e)
+    else shared:watch(item.id, entry, client:submitted_at(item.id) == nil) end
+  end
+  while pending > 0 do
+    local wake_at = o.deadline
+    if o.stall_timeout then
+      for entry in pairs(open) do
+        local st = entry.state
+        if not st.stall_fired then wake_at = math.min(wake_at, st.last_change + o.stall_timeout) end
+      end
+    end
+    local woke, cerr = sched:suspend(math.max(wake_at - now(), 0))
+    if woke == nil and cerr and cerr.kind == "cancelled" then
+      for entry in pairs(open) do
+        shared:unwatch(entry.id, entry)
+        finish(entry, nil, cerr)
+      end
+      break
+    end
+    -- the results the poller handed in (entry, task, err triples)
+    local n = #inbox
+    for i = 1, n, 3 do
+      local entry, t, e = inbox[i], inbox[i + 1] or nil, inbox[i + 2] or nil
+      if open[entry] then
+        local done, v, ferr = M.feed(entry.state, t, e)
+        if done then finish(entry, v, ferr) else shared:watch(entry.id, entry, false) end
+      end
+    end
+    for i = n, 1, -1 do inbox[i] = nil end
+    -- the deadline (and stall checks) for the records still watched
+    if woke == scheduler.TIMEOUT then
+      for entry in pairs(open) do
+        local done, v, ferr = M.feed(entry.state, nil, nil)
+        if done then
+          shared:unwatch(entry.id, entry)
+          finish(entry, v, ferr)
+        end
+      end
+    end
+  end
+end
+
+--- Waits for many ids with checked options (see `client:wait_all`). Blocks, or yields.
 -- @param client
 -- @tparam table items `{ {id = sid, first = Task|nil}, ... }` (checked, distinct ids)
 -- @tparam table opts checked options
@@ -169,33 +286,15 @@ end
 -- @treturn table errors by id (possibly empty)
 function M.wait_all(client, items, opts)
   local results, errs = {}, {}
-  local function body(sched)
-    local handles = {}
-    for i, item in ipairs(items) do
-      handles[i] = sched:spawn(M.wait, client, item.id, item.first, opts)
-    end
-    sched:join(handles)
-    local me = sched:running()
-    for i, item in ipairs(items) do
-      local h = handles[i]
-      if me and me.cancelled then h:cancel() end
-      local t, e = h:result()
-      if t then
-        results[item.id] = t
-      else
-        if h:status() == "failed" then error(e, 0) end -- a callback raised
-        errs[item.id] = e
-      end
-    end
-  end
+  local body = opts.coalesce == false and wait_each or wait_records
   local active = scheduler.active()
   if active:running() then
-    body(active)
+    body(client, items, opts, active, results, errs)
   else
     -- plain code: the waits run on a private scheduler, so no other coroutine of the
     -- host runs inside this blocking call
     local private = scheduler.new()
-    local ok, e = pcall(private.run, private, body, private)
+    local ok, e = pcall(private.run, private, body, client, items, opts, private, results, errs)
     private:close()
     if not ok then error(e, 0) end
   end
