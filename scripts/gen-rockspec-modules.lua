@@ -303,7 +303,8 @@ for _, spec in ipairs(rockspecs()) do
         end
         for v in pairs(have) do
           if (v:match("^lua/.*%.lua$") or v:match("^src/.*%.c$") or v:match("^bin/")) and not want[v] then
-            problem(spec.path .. ": lists " .. v .. ", which does not exist (run: lua5.4 scripts/gen-rockspec-modules.lua)")
+            problem(spec.path .. ": lists " .. v .. ", which does not exist"
+              .. " (run: lua5.4 scripts/gen-rockspec-modules.lua)")
             reported = true
           end
         end

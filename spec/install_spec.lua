@@ -60,7 +60,7 @@ describe("installation #once", function()
     end
     assert.is_truthy(has_ok(out, "sudo luarocks --lua-version=5.4 make --deps-mode=none"), out)
     assert.matches("Lua 5%.4", assert(has_ok(out, "luarocks 5.4: mj --version with no environment"), out))
-    assert.is_truthy(has_ok(out, "luarocks 5.4: mj imagine --download against mj-simulator, no environment: a PNG"), out)
+    assert.is_truthy(has_ok(out, "luarocks 5.4: mj imagine --download against mj-simulator, no environment"), out)
     assert.matches("imagine %-> wait %-> SUCCESS", assert(has_ok(out, "luarocks 5.4: lua5.4: library"), out))
     assert.is_truthy(has_ok(out, "midjourney.image loads in lua5.4"), out)
   end)
@@ -72,7 +72,7 @@ describe("installation #once", function()
     end
     assert.is_truthy(has_ok(out, "luarocks 5.1: /usr/local/bin/mj runs luajit"), out)
     assert.matches("LuaJIT", assert(has_ok(out, "luarocks 5.1: mj --version with no environment"), out))
-    assert.is_truthy(has_ok(out, "luarocks 5.1: mj imagine --download against mj-simulator, no environment: a PNG"), out)
+    assert.is_truthy(has_ok(out, "luarocks 5.1: mj imagine --download against mj-simulator, no environment"), out)
     assert.matches("imagine %-> wait %-> SUCCESS", assert(has_ok(out, "luarocks 5.1: luajit: library"), out))
     assert.is_truthy(has_ok(out, "midjourney.image loads in luajit"), out)
   end)
@@ -89,8 +89,9 @@ describe("installation #once", function()
   it("make install: bin/mj and bin/mj-luajit side by side in one prefix, each working with no environment", function()
     assert.matches("Lua 5%.4", assert(has_ok(out, "make install: mj --version with no environment"), out))
     assert.is_truthy(has_ok(out, "make install: mj imagine --download against mj-simulator, no environment"), out)
-    assert.matches("LuaJIT", assert(has_ok(out, "make install LUA=luajit: mj-luajit --version with no environment"), out))
-    assert.is_truthy(has_ok(out, "make install LUA=luajit: mj-luajit imagine --download against mj-simulator-luajit"), out)
+    local jit = "make install LUA=luajit: "
+    assert.matches("LuaJIT", assert(has_ok(out, jit .. "mj-luajit --version with no environment"), out))
+    assert.is_truthy(has_ok(out, jit .. "mj-luajit imagine --download against mj-simulator-luajit"), out)
     assert.is_truthy(has_ok(out, "make install LUA=luajit left bin/mj (Lua 5.4) alone"), out)
     assert.matches("imagine %-> wait %-> SUCCESS", assert(has_ok(out, "make install: lua5.4: library"), out))
     assert.matches("imagine %-> wait %-> SUCCESS", assert(has_ok(out, "make install LUA=luajit: luajit: library"), out))
@@ -125,7 +126,8 @@ describe("release rockspecs", function()
     end
     local out, ok = run("cp -R Makefile midjourney-scm-1.rockspec rockspecs src lua bin scripts '" .. dir .. "/'")
     assert.is_true(ok, out)
-    out, ok = sh("rm -f rockspecs/*-[0-9]*.[0-9]*-[0-9]*.rockspec rockspecs/image/*-[0-9]*.[0-9]*-[0-9]*.rockspec && git init -q -b main"
+    out, ok = sh("rm -f rockspecs/*-[0-9]*.[0-9]*-[0-9]*.rockspec rockspecs/image/*-[0-9]*.[0-9]*-[0-9]*.rockspec"
+      .. " && git init -q -b main"
       .. " && git add -A && git -c user.name=t -c user.email=t@localhost commit -q -m release"
       .. " && git -c user.name=t -c user.email=t@localhost tag -a v" .. version .. " -m v" .. version)
     assert.is_true(ok, out)
