@@ -4,6 +4,9 @@
 #   make check                the unit specs only (seconds; needs Lua, libcurl and busted)
 #   make test                 build for Lua 5.4 and LuaJIT, run every spec on both
 #   make install PREFIX=/usr/local [DESTDIR=...] [LUA=luajit]
+#                             the library, plus bin/mj and bin/mj-simulator for Lua 5.4
+#                             (bin/mj-luajit and bin/mj-simulator-luajit with LUA=luajit)
+#   make doc                  the LDoc HTML reference into build/doc/ (doc/ is the Neovim help)
 #   make demo                 imagine -> wait -> U1 -> wait -> download against the local simulator
 #   make IMAGE=no             skip midjourney/image_core.so (built by default when libspng,
 #                             libjpeg and libwebp are found by pkg-config; IMAGE=yes insists)
@@ -29,6 +32,15 @@ PREFIX       ?= /usr/local
 LUA_LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR       ?= $(PREFIX)/bin
+# The installed commands are named mj and mj-simulator for Lua 5.4 and get the interpreter as a
+# suffix for any other one (mj-luajit, mj-simulator-luajit), so the two builds share a PREFIX.
+ifeq ($(LUA),lua5.4)
+  BIN_SUFFIX ?=
+else
+  BIN_SUFFIX ?= -$(notdir $(LUA))
+endif
+# LDoc's output (config.ld says the same); doc/ holds the Neovim help file.
+DOC_DIR      ?= build/doc
 # midjourney.image_core: a separate C module, so the core keeps depending on libcurl alone.
 IMAGE        ?= auto
 IMAGE_PKGS   ?= spng libjpeg libwebp
@@ -101,6 +113,7 @@ lint:
 doc:
 	@sh scripts/deps.sh doc
 	ldoc --fatalwarnings .
+	@echo "make doc: $(DOC_DIR)/index.html"
 
 demo:
 	@sh scripts/deps.sh demo
@@ -159,19 +172,26 @@ screenshots:
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh scripts/screenshots.sh
 
+# The installed mj and mj-simulator find this PREFIX's modules with no LUA_PATH/LUA_CPATH set:
+# a line after the #! puts share/lua/VER and lib/lua/VER (as they will be after DESTDIR staging)
+# first on package.path and package.cpath.
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/midjourney $(DESTDIR)$(LUA_SHAREDIR) $(DESTDIR)$(BINDIR)
 	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/midjourney/core.so
 	if [ -f $(IMAGE_SO) ]; then install -m 755 $(IMAGE_SO) $(DESTDIR)$(LUA_LIBDIR)/midjourney/image_core.so; fi
 	cd lua && find midjourney -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
 	for b in mj mj-simulator; do \
-	  sed '1s|.*|#!/usr/bin/env $(LUA)|' bin/$$b > $(DESTDIR)$(BINDIR)/$$b; chmod 755 $(DESTDIR)$(BINDIR)/$$b; done
+	  { echo '#!/usr/bin/env $(LUA)'; \
+	    echo 'package.path = [==[$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;]==] .. package.path'; \
+	    echo 'package.cpath = [==[$(LUA_LIBDIR)/?.so;]==] .. package.cpath'; \
+	    sed 1d bin/$$b; } > $(DESTDIR)$(BINDIR)/$$b$(BIN_SUFFIX); \
+	  chmod 755 $(DESTDIR)$(BINDIR)/$$b$(BIN_SUFFIX); done
 
 uninstall:
 	rm -f $(DESTDIR)$(LUA_LIBDIR)/midjourney/core.so $(DESTDIR)$(LUA_LIBDIR)/midjourney/image_core.so
-	rm -f $(DESTDIR)$(BINDIR)/mj $(DESTDIR)$(BINDIR)/mj-simulator
+	rm -f $(DESTDIR)$(BINDIR)/mj$(BIN_SUFFIX) $(DESTDIR)$(BINDIR)/mj-simulator$(BIN_SUFFIX)
 	rm -rf $(DESTDIR)$(LUA_SHAREDIR)/midjourney
 	-rmdir $(DESTDIR)$(LUA_LIBDIR)/midjourney 2>/dev/null
 
 clean:
-	rm -rf build doc
+	rm -rf build

@@ -1,7 +1,13 @@
--- Development rockspec. `luarocks make` builds the working tree:
---   luarocks make --local                                  (Lua 5.4, or your default Lua)
---   luarocks make --lua-version=5.1 LUA_INCDIR=/usr/include/luajit-2.1   (LuaJIT: Neovim, LÖVE)
---   luarocks make CURL_DIR=/opt/homebrew/opt/curl          (libcurl outside the default paths)
+-- Development rockspec: `luarocks make` in a checkout builds the working tree. Debian/Ubuntu
+-- (README "Install"):
+--   sudo luarocks --lua-version=5.4 make   Lua 5.4: the library, `mj` and `mj-simulator`
+--   sudo luarocks make                     Lua 5.1, Debian LuaRocks' default: LuaJIT's ABI
+--                                          (Neovim, LÖVE, luajit scripts)
+-- No header or library variables are needed: only libcurl's library is looked up (LuaRocks
+-- searches lib/x86_64-linux-gnu), and the compiler finds curl/curl.h in its own multiarch
+-- include directory. CURL_DIR=/opt/homebrew/opt/curl points at a libcurl elsewhere.
+-- Release rockspecs are written from a release tag by
+-- `lua5.4 scripts/gen-rockspec-modules.lua --release VERSION` (CONTRIBUTING "Cutting a release").
 -- The module and install.bin lists between the "generated" markers are kept in step with the
 -- tree by `lua5.4 scripts/gen-rockspec-modules.lua`; `make lint` fails when they are stale.
 rockspec_format = "3.0"
@@ -14,7 +20,7 @@ source = {
 }
 
 description = {
-   summary = "Drive Midjourney through CometAPI's HTTP API from Lua (5.1-5.4, LuaJIT, Neovim, LÖVE)",
+   summary = "Drive Midjourney through CometAPI's HTTP API from Lua 5.4 and LuaJIT (Neovim, LÖVE)",
    detailed = [[
 lua-midjourney submits Midjourney jobs (imagine, blend, describe, actions such as upscale,
 variation, zoom and pan) through CometAPI's HTTP API and waits for them without blocking
@@ -30,6 +36,8 @@ plain scripts (blocking), coroutines, Neovim (libuv timer) or a LÖVE game loop.
 }
 
 dependencies = {
+   -- The library runs on Lua 5.4 and LuaJIT. LuaRocks calls LuaJIT "5.1" and cannot tell it
+   -- from PUC-Rio Lua 5.1, so the range has to include 5.1.
    "lua >= 5.1, < 5.5",
    "lua-cjson",
    "luasocket", -- mj-simulator
@@ -41,7 +49,6 @@ test_dependencies = {
 
 external_dependencies = {
    CURL = {
-      header = "curl/curl.h",
       library = "curl",
    },
 }

@@ -11,7 +11,7 @@ image="libspng-dev libjpeg-dev libwebp-dev"
 case $what in
   check) ;;
   # libjpeg-turbo-progs (cjpeg, djpeg) and webp (cwebp) make and check the test grids of spec/image_spec.lua
-  test) pkgs="$pkgs lua-socket $image libjpeg-turbo-progs webp neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip" ;;
+  test) pkgs="$pkgs lua-socket $image libjpeg-turbo-progs webp neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip git" ;;
   demo) pkgs="$pkgs lua-socket" ;;
   lint) pkgs="$pkgs lua-socket lua-check clang-format cppcheck luarocks" ;;
   doc) pkgs="$pkgs lua-ldoc lua-markdown" ;;

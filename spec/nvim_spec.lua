@@ -120,6 +120,34 @@ describe("#once Neovim driver (headless nvim)", function()
     assert.equal(9, res.buttons)
   end)
 
+  it(":help midjourney opens doc/midjourney.txt; every tag and link in it resolves", function()
+    -- helptags on a copy: the checkout's doc/ gets no generated doc/tags
+    local help = dir .. "/help"
+    local prc, plog = util.run("sh -c " .. util.q("mkdir -p " .. util.q(help .. "/doc") .. " && cp "
+      .. util.q(ROOT .. "/doc/midjourney.txt") .. " " .. util.q(help .. "/doc/")), {}, 10, dir .. "/cp.log")
+    assert.equal(0, prc, plog)
+    local result = dir .. "/res.lua"
+    local cmd = string.format("nvim --headless --clean -i NONE -n --cmd %s -c %s",
+      util.q("set rtp+=" .. help), util.q("luafile " .. ROOT .. "/spec/hosts/nvim_help.lua"))
+    local rc, log = util.run(cmd, { MJ_REPO = ROOT, MJ_RESULT = result, MJ_HELP_DIR = help }, 30,
+      dir .. "/nvim.log")
+    local res = assert(util.result(result), "exit " .. rc .. ": " .. log)
+    assert.is_true(res.helptags_ok, tostring(res.helptags_error))
+    assert.equal("midjourney.txt", res.main_file)
+    assert.is_truthy(res.main_line:find("*midjourney*", 1, true), res.main_line)
+    assert.same({}, res.failures)
+    -- the tags people look for
+    local have = {}
+    for _, t in ipairs(res.tags) do have[t] = true end
+    for _, t in ipairs { "midjourney", "midjourney-setup", "midjourney-driver", "midjourney-health",
+      "midjourney-errors", ":MjImagine", "midjourney-imagine", "midjourney-wait", "midjourney-action",
+      "midjourney-upscale", "midjourney-variation", "midjourney-vary_region", "midjourney-download" } do
+      assert.is_true(have[t] == true, "no *" .. t .. "* in doc/midjourney.txt")
+    end
+    assert.is_true(#res.links >= 5, "links checked: " .. #res.links)
+    assert.is_nil(io.open(ROOT .. "/doc/tags"), "doc/tags in the checkout")
+  end)
+
   it(":MjCancel cancels a running job and the plugin reports it as information, not an error", function()
     local res = nvim("spec/hosts/nvim_plugin_job.lua", {
       MJ_BASE_URL = sim.url, MJ_KEY = sim.key, MJ_RESULT = dir .. "/res.lua", MJ_DIR = dir,

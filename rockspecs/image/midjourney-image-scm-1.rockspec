@@ -5,10 +5,10 @@
 -- `midjourney.image.uri`) ships in the `midjourney` rock; this rock adds the C module it loads.
 --
 -- It lives in rockspecs/image/ because `luarocks make` without an argument refuses a checkout whose
--- top directory (or rockspecs/) holds rockspecs of two different packages. From a checkout:
---   luarocks make rockspecs/image/midjourney-image-scm-1.rockspec                  (Lua 5.4)
---   luarocks make rockspecs/image/midjourney-image-scm-1.rockspec --lua-version=5.1 \
---     LUA_INCDIR=/usr/include/luajit-2.1                                              (LuaJIT)
+-- top directory (or rockspecs/) holds rockspecs of two different packages. From a checkout, after
+-- the `midjourney` rock (README "Install"), with no further variables on Debian/Ubuntu:
+--   sudo luarocks --lua-version=5.4 make rockspecs/image/midjourney-image-scm-1.rockspec   (Lua 5.4)
+--   sudo luarocks make rockspecs/image/midjourney-image-scm-1.rockspec          (LuaJIT's 5.1 ABI)
 -- Debian/Ubuntu: apt-get install libspng-dev libjpeg-dev libwebp-dev. Other prefixes: SPNG_DIR,
 -- JPEG_DIR, WEBP_DIR (or the *_INCDIR/*_LIBDIR variables).
 -- The source list between the "generated" markers is kept in step with src/image/*.c by

@@ -14,9 +14,9 @@
 -- not depend on the jobs. Callbacks given to `run` are called from `update`, on the main
 -- thread, after the step (so they may create images and other graphics objects).
 --
--- The C core (`midjourney/core.so`) cannot be loaded from inside a zipped or fused
--- `.love`: put it beside the game (`<dir>/midjourney/core.so`) and call `add_cpath`
--- before anything requires `midjourney`.
+-- Native modules cannot be loaded from inside a zipped or fused `.love`: ship the files
+-- `native_files()` lists (the C core and lua-cjson, which LÖVE does not bundle) beside the
+-- `.love` or the fused executable, and call `add_cpath` before anything requires `midjourney`.
 -- @module midjourney.drivers.love
 
 local M = {}
@@ -42,11 +42,48 @@ local function pack(...)
   return { n = select("#", ...), ... }
 end
 
+-- LuaJIT's suffix for C modules on each system LÖVE names (`love.system.getOS()`): `.so`
+-- everywhere but Windows, macOS included.
+local SUFFIX = { Linux = "so", ["OS X"] = "so", Windows = "dll" }
+
+local function running_os()
+  local sys = love and love.system
+  return sys and sys.getOS and sys.getOS() or nil
+end
+
+--- The native files a packaged game ships, as paths relative to a directory that `add_cpath`
+-- puts on `package.cpath`, normally the one holding the `.love` file or the fused executable:
+-- the C core `midjourney/core` built for LuaJIT (`make LUA=luajit`), and lua-cjson's `cjson`,
+-- which LÖVE does not bundle. On Linux and macOS that is `{"midjourney/core.so", "cjson.so"}`,
+-- on Windows `{"midjourney/core.dll", "cjson.dll"}`. The core also needs libcurl, which is not
+-- in the list: Linux (`libcurl.so.4`) and macOS (`/usr/lib/libcurl.4.dylib`) have it as a
+-- system library; on Windows, ship the libcurl DLL the core was linked against beside the
+-- executable, where Windows looks for a DLL's dependencies. `midjourney.image` needs one more
+-- module, `midjourney/image_core`, and the image libraries; it is not in the list. Neither
+-- blocks nor yields.
+-- @tparam[opt] string os_name `"Linux"`, `"OS X"` or `"Windows"`, as `love.system.getOS()`
+--   names them (default: the running system; required outside LÖVE)
+-- @treturn {string,...} the relative paths, with `/` as the separator
+-- @raise when `os_name` is missing outside LÖVE or names another system
+function M.native_files(os_name)
+  if os_name == nil then os_name = running_os() end
+  if type(os_name) ~= "string" then
+    error("native_files: os_name must be \"Linux\", \"OS X\" or \"Windows\" (outside LÖVE it is required)", 2)
+  end
+  local ext = SUFFIX[os_name]
+  if not ext then
+    error("native_files: unsupported system " .. string.format("%q", os_name)
+      .. " (expected \"Linux\", \"OS X\" or \"Windows\")", 2)
+  end
+  return { "midjourney/core." .. ext, "cjson." .. ext }
+end
+
 --- Adds the directories a game ships native modules in to `package.cpath`: the game's
 -- source directory (when run from a folder), the folder holding the `.love` or the
--- fused executable, the save directory, and any `extra` directories. Call it before the
--- first `require "midjourney"`. Neither blocks nor yields.
--- @tparam[opt] {string,...} extra more directories (each gets `/?.so`)
+-- fused executable, the save directory, and any `extra` directories. Each gets `/?.so`
+-- (`/?.dll` on Windows), so `require` finds the files `native_files()` lists in any of
+-- them. Call it before the first `require "midjourney"`. Neither blocks nor yields.
+-- @tparam[opt] {string,...} extra more directories
 -- @treturn string the new `package.cpath`
 function M.add_cpath(extra)
   local dirs = {}
@@ -59,7 +96,7 @@ function M.add_cpath(extra)
   end
   dirs[#dirs + 1] = fs.getSourceBaseDirectory()
   dirs[#dirs + 1] = fs.getSaveDirectory()
-  local ext = (love.system and love.system.getOS() == "Windows") and "dll" or "so"
+  local ext = SUFFIX[running_os() or "Linux"] or "so"
   local parts = {}
   for _, d in ipairs(dirs) do
     if d and d ~= "" then
