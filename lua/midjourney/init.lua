@@ -10,6 +10,13 @@
 -- functions below act on the default scheduler (`midjourney.scheduler`).
 -- @module midjourney
 
+-- PUC-Rio Lua 5.1 cannot yield across pcall, which the scheduler's coroutines do: say so
+-- before anything else (even before the C core, which is not built for it).
+if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+  error("lua-midjourney needs Lua 5.2 or newer (5.4 first) or LuaJIT: PUC-Rio Lua 5.1 cannot yield "
+    .. "across pcall, which the scheduler's coroutines do", 0)
+end
+
 local client = require "midjourney.client"
 local scheduler = require "midjourney.scheduler"
 

@@ -19,6 +19,13 @@
 local errors = require "midjourney.errors"
 local options = require "midjourney.options"
 
+-- Coroutines of the library yield across pcall (a poll round protects each batch), which
+-- PUC-Rio Lua 5.1 cannot do: refuse it plainly rather than let a wait poll forever.
+if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+  error("lua-midjourney needs Lua 5.2 or newer (5.4 first) or LuaJIT: PUC-Rio Lua 5.1 cannot yield "
+    .. "across pcall, which the scheduler's coroutines do", 0)
+end
+
 local M = {}
 
 local unpack = table.unpack or unpack
