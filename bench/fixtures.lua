@@ -3,7 +3,7 @@
 --   DIR/task_tpl.json    the same task with @ID@ @STATUS@ @PROGRESS@ placeholders
 --                        (the list endpoint fills it per requested id)
 --   DIR/list1000.json    a JSON array of 1,000 such tasks with distinct ids
---   DIR/ids.txt          the 1,000 ids, one per line
+--   DIR/ids.txt          10,000 ids, one per line (the waits rows take the first N)
 local dir = assert(arg[1], "usage: lua5.4 bench/fixtures.lua DIR")
 
 local job = "9b2f6c1e-4d7a-4a4e-9f0e-0c3b8d2a7e51"
@@ -41,9 +41,9 @@ local function write(name, text)
 end
 
 local ids, items = {}, {}
-for i = 1, 1000 do
-  ids[i] = tostring(1773314942000000 + i)
-  items[i] = task(ids[i], "SUCCESS", "100%")
+for i = 1, 10000 do
+  ids[i] = string.format("%d", 1773314942000000 + i)
+  if i <= 1000 then items[i] = task(ids[i], "SUCCESS", "100%") end
 end
 write("task.json", task("1773314942177684", "SUCCESS", "100%"))
 write("task_tpl.json", task("@ID@", "@STATUS@", "@PROGRESS@"))

@@ -1,7 +1,9 @@
--- 1,000 tasks waited on at once (mj.spawn + client:wait{coalesce=true}) against the
--- benchmark server's list endpoint, driven by a host loop that calls mj.step(0)
--- about every millisecond, like a game frame or an editor timer.
---   waits.lua BASE_URL STATE_FILE LIST_LOG IDS_FILE N INTERVAL
+-- N tasks waited on at once against the benchmark server's list endpoint, driven by a host
+-- loop that calls mj.step(0) about every millisecond, like a game frame or an editor timer.
+--   waits.lua BASE_URL STATE_FILE LIST_LOG IDS_FILE N INTERVAL [MODE] [GC]
+-- MODE "coroutines" (default): one mj.spawn + client:wait{coalesce=true} per task;
+-- MODE "records": one coroutine, client:wait_all(ids) (plain records in the poller).
+-- GC "generational": collectgarbage("generational") first (Lua 5.4), else the default.
 -- Phase 1 (3 intervals): every task IN_PROGRESS. Phase 2: STATE_FILE := SUCCESS,
 -- step until every wait has returned. Reports the mj.step(0) durations, RSS per
 -- waiting task, list requests per interval, and how long completion took to notice.
@@ -13,6 +15,10 @@ end
 local core = require("midjourney.core")
 local base, state_file, list_log, ids_file = arg[1], arg[2], arg[3], arg[4]
 local n, interval = tonumber(arg[5]), tonumber(arg[6])
+local mode, gc = arg[7] or "coroutines", arg[8] or "incremental"
+if gc == "generational" then
+  if not pcall(collectgarbage, "generational") then lib.na("no generational GC in " .. _VERSION) end
+end
 
 local function set_state(s)
   local f = assert(io.open(state_file .. ".tmp", "w"))
@@ -44,17 +50,28 @@ collectgarbage("collect")
 local rss_idle = lib.rss()
 
 local done, failed, first_err = 0, 0, nil
-local finished_at = {}
-for i = 1, n do
-  local id = ids[i]
+if mode == "records" then
   mj.spawn(function()
-    local t, err = client:wait(id, { coalesce = true, interval = interval, timeout = 120 })
-    if t and t.status == "SUCCESS" then done = done + 1 else
-      failed = failed + 1
-      first_err = first_err or tostring(err)
+    local res, errs = client:wait_all(ids, { interval = interval, timeout = 120, batch = 50 })
+    for i = 1, n do
+      local t = res[ids[i]]
+      if t and t.status == "SUCCESS" then done = done + 1 else
+        failed = failed + 1
+        first_err = first_err or tostring(errs and errs[ids[i]])
+      end
     end
-    finished_at[#finished_at + 1] = lib.now()
   end)
+else
+  for i = 1, n do
+    local id = ids[i]
+    mj.spawn(function()
+      local t, err = client:wait(id, { coalesce = true, interval = interval, timeout = 120 })
+      if t and t.status == "SUCCESS" then done = done + 1 else
+        failed = failed + 1
+        first_err = first_err or tostring(err)
+      end
+    end)
+  end
 end
 
 local steps, nsteps = {}, 0
@@ -98,7 +115,7 @@ table.sort(steps)
 local function pct(p) return steps[math.max(1, math.ceil(p * nsteps))] end
 local _, hwm = lib.rss()
 lib.result{
-  n = n, interval = interval, done = done, failed = failed,
+  n = n, interval = interval, done = done, failed = failed, mode = mode, gc = gc,
   steps = nsteps, step_med_ms = pct(0.5) * 1000, step_p99_ms = pct(0.99) * 1000,
   step_max_ms = steps[nsteps] * 1000,
   rss_idle_kb = rss_idle, rss_wait_kb = rss_wait, rss_kb = hwm,

@@ -149,7 +149,6 @@ end
 -- One round over `ids`: batches in parallel (spread over the interval when `spread`),
 -- each answer delivered as it comes.
 local function round(self, ids, spread)
-  table.sort(ids)
   self.rounds = self.rounds + 1
   local sched = self.sched
   local me = sched:running()
@@ -185,7 +184,10 @@ local function run_rounds(self)
       local ids = {}
       for id in pairs(self.urgent) do ids[#ids + 1] = id end
       self.urgent = {}
-      round(self, ids, false)
+      -- a round that polls every watched id is the interval's round: the next one is an
+      -- interval later (at most ceil(N/batch) list requests per interval)
+      if #ids >= self.count then next_at = now() + self.interval end
+      round(self, ids, #ids > 8 * self.batch) -- thousands of new waiters: spread them too
     elseif now() >= next_at then
       local ids = {}
       for id in pairs(self.watchers) do ids[#ids + 1] = id end
@@ -224,6 +226,16 @@ function Poller:watch(id, entry, immediate)
   elseif immediate and self.sleeping then
     self.sched:wake(self.runner)
   end
+end
+
+--- Polls these ids at the next step, in one round (as `watch` with `immediate` does for
+-- one id). Neither blocks nor yields.
+-- @tparam table list ids already watched
+function Poller:poll_soon(list)
+  for i = 1, #list do
+    if self.watchers[list[i]] then self.urgent[list[i]] = true end
+  end
+  if self.runner and self.sleeping then self.sched:wake(self.runner) end
 end
 
 --- Waits for the next snapshot of task `id` from this poller's rounds. Yields; must

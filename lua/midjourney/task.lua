@@ -26,8 +26,11 @@ M.done = { SUCCESS = true, FAILURE = true, CANCEL = true, MODAL = true }
 
 local buttons_mt = { __call = function(self) return self end }
 
--- The JSON text of tasks not decoded yet (weak: it goes with its task).
-local bodies = setmetatable({}, { __mode = "k" })
+-- The JSON text of a task not decoded yet lives in the task under this private key: a
+-- table, so it can never collide with a wire field name, and `totable`/JSON encoding skip
+-- it. (Not a weak side table: thousands of polled tasks would make every garbage
+-- collection re-traverse it.)
+local BODY = setmetatable({}, { __tostring = function() return "midjourney.task body" end })
 
 local function normalise_buttons(b)
   local out = {}
@@ -43,9 +46,9 @@ end
 -- validated by the C scanner when the task was made, and the scanner refuses what the
 -- full decoder refuses, so this cannot fail on a body that made a task.
 local function materialise(t)
-  local body = bodies[t]
+  local body = rawget(t, BODY)
   if not body then return end
-  bodies[t] = nil
+  rawset(t, BODY, nil)
   local v, why = json.decode_scanned(body)
   if type(v) ~= "table" then
     error("midjourney.task: the task body could not be decoded (" .. tostring(why) .. ")", 0)
@@ -61,7 +64,7 @@ end
 Task.__index = function(t, k)
   local m = methods[k]
   if m then return m end
-  if bodies[t] then
+  if rawget(t, BODY) then
     materialise(t)
     return rawget(t, k)
   end
@@ -102,9 +105,8 @@ function M.from_scan(fields, body)
   fields.buttons = nil -- always a list: built by the full decode
   local id = fields.id
   if id ~= nil and type(id) ~= "string" then fields.id = ids.from_wire(id) end
-  setmetatable(fields, Task)
-  bodies[fields] = body
-  return fields
+  fields[BODY] = body
+  return setmetatable(fields, Task)
 end
 
 local scan_task = core.scan_task

@@ -120,10 +120,11 @@ function M.feed(st, t, err)
   return false
 end
 
---- Whether a coalesced poll's result needs the waiting coroutine: a first or changed
--- snapshot (for `on_progress`), a final one, or an error that ends the wait (`feed` then
--- handles it in the coroutine). Otherwise the state takes the result quietly (the latest
--- snapshot, a not-found miss, a transient error) and the coroutine is not resumed.
+--- Whether a coalesced poll's result needs the waiting coroutine: a final snapshot, a
+-- changed one when there is an `on_progress` to call, or an error that ends the wait
+-- (`feed` then handles it in the coroutine). Otherwise the state takes the result quietly
+-- (the latest snapshot, a not-found miss, a transient error) and the coroutine is not
+-- resumed.
 -- Neither blocks nor yields.
 -- @tparam table st state
 -- @param t a Task or nil
@@ -131,11 +132,15 @@ end
 -- @treturn boolean
 function M.observe(st, t, err)
   if t then
+    if M.is_final(st.client, t) then return true end
     local prev = st.last
-    if not prev or prev.status ~= t.status or prev.progress ~= t.progress or M.is_final(st.client, t) then
-      return true
-    end
-    st.last, st.misses = t, 0
+    local changed = not prev or prev.status ~= t.status or prev.progress ~= t.progress
+    -- a change needs the coroutine only to call on_progress in it
+    if changed and st.o.on_progress then return true end
+    if changed then st.last_change, st.last = now(), t end
+    -- (an unchanged snapshot writes nothing: thousands of quiet states stay untouched, so
+    -- the garbage collector has nothing of theirs to traverse again)
+    if st.misses ~= 0 then st.misses = 0 end
     return false
   end
   if not err then return true end
@@ -145,7 +150,7 @@ function M.observe(st, t, err)
     return false
   end
   if not retry.transient(err) then return true end
-  st.last_err = err
+  if st.last_err ~= err then st.last_err = err end
   return false
 end
 
@@ -223,13 +228,14 @@ local function wait_records(client, items, opts, sched, results, errs)
   o.deadline = now() + o.timeout
   local shared = poller.of(client, o.interval, o.batch)
   local me = sched:running()
-  local inbox, open, pending = {}, {}, 0
+  local inbox, open, pending, soon = {}, {}, 0, {}
   local function finish(entry, v, e)
     open[entry] = nil
     pending = pending - 1
     if v then results[entry.id] = v else errs[entry.id] = e end
   end
-  for _, item in ipairs(items) do
+  for i, item in ipairs(items) do
+    if i % 256 == 0 then sched:sleep(0) end -- thousands of records: a host step stays short
     local st = M.new_state(client, item.id, o, item.first)
     local entry = { id = item.id, handle = me, inbox = inbox, filter = M.observe, state = st }
     open[entry] = true
@@ -237,8 +243,13 @@ local function wait_records(client, items, opts, sched, results, errs)
     local done, v, e = false, nil, nil
     if item.first and M.is_final(client, item.first) then done, v, e = M.feed(st, item.first) end
     if done then finish(entry, v, e)
-    else shared:watch(item.id, entry, client:submitted_at(item.id) == nil) end
+    else
+      shared:watch(item.id, entry, false)
+      -- polled at once, all in one round, unless this client just submitted it
+      if client:submitted_at(item.id) == nil then soon[#soon + 1] = item.id end
+    end
   end
+  shared:poll_soon(soon)
   while pending > 0 do
     local wake_at = o.deadline
     if o.stall_timeout then
@@ -255,16 +266,20 @@ local function wait_records(client, items, opts, sched, results, errs)
       end
       break
     end
-    -- the results the poller handed in (entry, task, err triples)
-    local n = #inbox
-    for i = 1, n, 3 do
+    -- the results the poller handed in (entry, task, err triples), a few hundred per step;
+    -- more may arrive while this coroutine sleeps between chunks
+    local i = 1
+    while inbox[i] do
       local entry, t, e = inbox[i], inbox[i + 1] or nil, inbox[i + 2] or nil
+      inbox[i], inbox[i + 1], inbox[i + 2] = false, false, false
       if open[entry] then
         local done, v, ferr = M.feed(entry.state, t, e)
         if done then finish(entry, v, ferr) else shared:watch(entry.id, entry, false) end
       end
+      i = i + 3
+      if i % 768 == 1 and inbox[i] then sched:sleep(0) end
     end
-    for i = n, 1, -1 do inbox[i] = nil end
+    for k = #inbox, 1, -1 do inbox[k] = nil end
     -- the deadline (and stall checks) for the records still watched
     if woke == scheduler.TIMEOUT then
       for entry in pairs(open) do
