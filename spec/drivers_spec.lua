@@ -330,3 +330,47 @@ describe("cqueues driver", function()
     assert.equal("boom", err)
   end)
 end)
+
+describe("#once README driver examples", function()
+  local read = simulator.read_file
+  local root = os.getenv("PWD") or "."
+  local sim = simulator.for_block { speed = 200, key = "sk-readme" }
+
+  -- the first ```lua block after a heading, run as written under Lua 5.4 with the
+  -- simulator as COMETAPI_BASE_URL
+  local function run_block(heading)
+    local text = read(root .. "/README.md")
+    local at = assert(text:find(heading, 1, true), "README has no heading " .. heading)
+    local code = assert(text:match("```lua\n(.-)```", at), "no lua block after " .. heading)
+    local file = os.tmpname()
+    local f = assert(io.open(file, "w"))
+    f:write(code)
+    f:close()
+    local cmd = ("COMETAPI_BASE_URL=%s COMETAPI_KEY=%s LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' "
+      .. "LUA_CPATH='%s/build/lua5.4/?.so;;' timeout 60 lua5.4 %s 2>&1")
+      :format(sim.url, sim.key, root, root, root, file)
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    local ok, _, rc = p:close()
+    os.remove(file)
+    return ok == true or rc == 0, out
+  end
+
+  it("the libuv example runs a job to SUCCESS", function()
+    local ok, out = run_block("### libuv (luv, luvit)")
+    assert.is_true(ok, out)
+    assert.truthy(out:find("^SUCCESS\t"), out)
+  end)
+
+  it("the cqueues example runs a job to SUCCESS", function()
+    local ok, out = run_block("### cqueues (lua-http)")
+    assert.is_true(ok, out)
+    assert.truthy(out:find("^SUCCESS\t"), out)
+  end)
+
+  it("the three-line loop runs as written", function()
+    local ok, out = run_block("### Any other event loop")
+    assert.is_true(ok, out)
+    assert.equal("done\n", out)
+  end)
+end)
