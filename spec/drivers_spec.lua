@@ -15,6 +15,24 @@ end
 
 local WAIT = { first_delay = 0, interval = 0.2, timeout = 60 }
 
+-- A scheduler on the real core whose engines have no descriptor, as on a platform
+-- without epoll or kqueue: the drivers must fall back to ticking.
+local function scheduler_without_fd()
+  local core = require "midjourney.core"
+  local proxy = setmetatable({
+    engine = function(opts)
+      local e = core.engine(opts)
+      return setmetatable({}, { __index = function(_, k)
+        if k == "fd" then return function() return nil end end
+        local v = e[k]
+        if type(v) == "function" then return function(_, ...) return v(e, ...) end end
+        return v
+      end })
+    end,
+  }, { __index = core })
+  return scheduler.new { core = proxy }
+end
+
 -- A wait's poller may still sleep out its interval after the wait returned: step the
 -- default scheduler until it is idle, so the next test starts clean.
 local function drain()
@@ -145,6 +163,28 @@ describe("luv driver", function()
     -- each poll costs its round's timer and its answer (plus a little slack)
     assert.is_true(ev.wakeups <= 3 * ev.requests + 3, msg)
     assert.is_true(tk.wakeups >= 3 * ev.wakeups, msg)
+  end)
+
+  it("no descriptor (no epoll or kqueue): event mode falls back to ticking, on a scheduler of one's own", function()
+    local s = scheduler_without_fd()
+    assert.is_nil(s:fd())
+    local a = driver.attach(nil, { scheduler = s })
+    assert.is_nil(driver.attachment(), "the default scheduler is not attached")
+    local watchdog = uv.new_timer()
+    watchdog:start(20000, 0, function() uv.stop() end)
+    watchdog:unref()
+    local h = s:spawn(function()
+      s:sleep(0.05)
+      return s:request { url = sim.url .. "/_sim/stats" }.status
+    end)
+    uv.run()
+    watchdog:close()
+    assert.equal(200, (h:result()))
+    local st = a:status()
+    assert.equal("tick", st.mode)
+    assert.equal(0, st.poll_wakeups)
+    assert.is_false(st.active)
+    a:detach()
   end)
 
   it("options are checked: unknown keys (with a suggestion), bad modes and values raise", function()
@@ -307,6 +347,21 @@ describe("cqueues driver", function()
     end)
     assert.is_true((cq:loop(30)))
     assert.equal("SUCCESS", task.status)
+  end)
+
+  it("no descriptor (no epoll or kqueue): the coroutine ticks instead, on a scheduler of one's own", function()
+    local s = scheduler_without_fd()
+    local cq = cqueues.new()
+    local a = driver.attach(cq, { scheduler = s })
+    local h = s:spawn(function()
+      s:sleep(0.05)
+      return s:request { url = sim.url .. "/_sim/stats" }.status
+    end)
+    assert.is_true((cq:loop(20)))
+    assert.equal(200, (h:result()))
+    assert.is_false(a:status().active)
+    assert.equal(0, a:status().errors)
+    a:detach()
   end)
 
   it("argument checks: attach wants a controller, one per scheduler; call wants a cqueues coroutine", function()

@@ -37,6 +37,8 @@ local attached = setmetatable({}, { __mode = "k" }) -- scheduler -> attachment
 local hooked = setmetatable({}, { __mode = "k" })   -- scheduler -> true once on_work is registered
 local last                                          -- the default scheduler's latest attachment
 
+local TICK = 0.01 -- seconds between steps where the scheduler has no descriptor
+
 local Attachment = {}
 Attachment.__index = Attachment
 
@@ -55,8 +57,9 @@ local function pump(a)
   local s = a.s
   a.stats.starts = a.stats.starts + 1
   while not a.closed and (s:busy() or s:timeout() ~= nil) do
-    -- returns when the descriptor is readable, timeout() has passed, or work was queued
-    cqueues.poll(s, a.work)
+    -- returns when the descriptor is readable, timeout() has passed, or work was queued;
+    -- without a descriptor (no epoll or kqueue), a 10 ms tick while busy
+    if s:fd() then cqueues.poll(s, a.work) else cqueues.poll(a.work, math.min(s:timeout() or TICK, TICK)) end
     if a.closed then break end
     a.stats.wakeups = a.stats.wakeups + 1
     a.stats.ticks = a.stats.ticks + 1

@@ -138,6 +138,8 @@ local function set_active(p, on)
   end
 end
 
+local MAX_WAIT = 2 ^ 31 / 1000 -- seconds: the longest timer armed at once
+
 -- Event mode: the descriptor while transfers are in flight, the timer for timeout().
 local function arm_event(p, e, fd)
   local s = p.s
@@ -155,8 +157,9 @@ local function arm_event(p, e, fd)
     start_timer(p, 0)
   else
     -- whole milliseconds, rounded up and one more: libuv's clock has millisecond steps,
-    -- and a timer that fired early would cost a second wakeup
-    start_timer(p, math.floor(t * 1000) + 1)
+    -- and a timer that fired early would cost a second wakeup (a far timer is capped at
+    -- about 24 days and simply re-armed then)
+    start_timer(p, math.floor(math.min(t, MAX_WAIT) * 1000) + 1)
   end
 end
 
