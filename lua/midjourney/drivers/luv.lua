@@ -223,7 +223,9 @@ local function tick(p)
     local ok2, err2 = pcall(p.cfg.on_step)
     if not ok2 then report(p, err2) end
   end
-  arm(p)
+  -- an error must not escape into libuv (luv ends the process on a callback's error)
+  local ok3, err3 = pcall(arm, p)
+  if not ok3 then report(p, err3) end
 end
 
 local function queue(p)
