@@ -246,6 +246,27 @@ do
   end
 end
 
+-- event drivers (midjourney.drivers.luv, event vs tick mode) against a gateway stand-in that
+-- answers late (bench/clients/slow_server.lua): wakeups with idle waits, answer-to-resume latency
+local EV_WAITS, EV_INTERVAL, EV_SECONDS, EV_DELAY = 100, 1.0, QUICK and 3 or 6, 250
+local EV_PINGS, EV_PING_DELAY, EV_PING_JITTER = QUICK and 100 or 300, 20, 20
+local events = {}
+for _, interp in ipairs { "lua5.4", "luajit" } do
+  for _, mode in ipairs { "tick", "event" } do
+    events[#events + 1] = { key = "ev_wake_" .. mode .. "_" .. interp, interp = interp, mode = mode, what = "wakeups",
+      args = { "bench/clients/events.lua", mode, "wakeups", tostring(EV_WAITS), tostring(EV_INTERVAL),
+        tostring(EV_SECONDS), tostring(EV_DELAY) } }
+    events[#events + 1] = { key = "ev_lat_" .. mode .. "_" .. interp, interp = interp, mode = mode, what = "latency",
+      args = { "bench/clients/events.lua", mode, "latency", tostring(EV_PINGS), tostring(EV_PING_DELAY),
+        tostring(EV_PING_JITTER) } }
+  end
+end
+log("bench: event drivers (%d idle waits for %d s; %d late answers), tick vs event", EV_WAITS, EV_SECONDS, EV_PINGS)
+for _, b in ipairs(events) do
+  local r, why = run(command(b, 0))
+  record(b, r, why)
+end
+
 -- callgrind: instructions per request, startup removed by differencing
 local cg_list = {}
 for _, b in ipairs(seq) do cg_list[#cg_list + 1] = b end
@@ -399,6 +420,32 @@ else
   p(na_or("waits", "n/a"))
 end
 
+p("")
+p("## Event-loop drivers (midjourney.drivers.luv): tick mode vs event mode")
+p("")
+p("The gateway stand-in answers %d ms late, as over a network. Wakeups: %d waits (coalesced, interval %.0f s) "
+  .. "sitting between their polls for %d s; the driver's wakeups (its timer and descriptor callbacks) per "
+  .. "second. Latency: %d requests one after another, answers %d–%d ms late; from the answer's write on the "
+  .. "server to the coroutine's resume (one clock, CLOCK_MONOTONIC).", EV_DELAY, EV_WAITS, EV_INTERVAL, EV_SECONDS,
+  EV_PINGS, EV_PING_DELAY, EV_PING_DELAY + EV_PING_JITTER)
+p("")
+p("| Lua | mode | wakeups/s, %d idle waits | answer → resume median | p99 | max |", EV_WAITS)
+p("|---|---|---|---|---|---|")
+local function ev(key, field)
+  local e = results[key]
+  return e and #e.runs > 0 and e.runs[1][field] or nil
+end
+for _, interp in ipairs { "lua5.4", "luajit" } do
+  for _, mode in ipairs { "tick", "event" } do
+    local wk, lk = "ev_wake_" .. mode .. "_" .. interp, "ev_lat_" .. mode .. "_" .. interp
+    local wake = ev(wk, "wakeups_per_s")
+    local med = ev(lk, "lat_med_ms")
+    p("| %s | %s | %s | %s | %s | %s |", interp, mode, wake and fmt(wake, 1) or na_or(wk, "—"),
+      med and (fmt(med, 3) .. " ms") or na_or(lk, "—"), med and (fmt(ev(lk, "lat_p99_ms"), 2) .. " ms") or "",
+      med and (fmt(ev(lk, "lat_max_ms"), 2) .. " ms") or "")
+  end
+end
+
 -- targets
 p("")
 p("## Targets (issue 7)")
@@ -461,6 +508,13 @@ do
   plain("image.split peak RSS KiB vs convert", med("split", rss), med("split_convert", rss), 0)
   plain("image.split CPU ms vs decode + Lua crop + encode_png", med("split", split_cpu),
     med("split_manual", split_cpu), 0)
+end
+p("8. Event-loop drivers (event mode vs tick mode; lower is better):")
+for _, interp in ipairs { "lua5.4", "luajit" } do
+  ratio_line("wakeups/s with " .. EV_WAITS .. " idle waits, event vs tick, " .. interp,
+    ev("ev_wake_event_" .. interp, "wakeups_per_s"), ev("ev_wake_tick_" .. interp, "wakeups_per_s"), "≤", 0.25, 1, true)
+  ratio_line("answer → resume median, event mode vs one 10 ms tick, " .. interp,
+    ev("ev_lat_event_" .. interp, "lat_med_ms"), 10, "≤", 0.1, 3, true)
 end
 p("")
 p("Total bench time: %d s.", os.time() - t_begin)

@@ -10,12 +10,13 @@ pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson libcurl4-openssl-d
 image="libspng-dev libjpeg-dev libwebp-dev"
 case $what in
   check) ;;
-  # libjpeg-turbo-progs (cjpeg, djpeg) and webp (cwebp) make and check the test grids of spec/image_spec.lua
-  test) pkgs="$pkgs lua-socket $image libjpeg-turbo-progs webp neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip git" ;;
+  # libjpeg-turbo-progs (cjpeg, djpeg) and webp (cwebp) make and check the test grids of spec/image_spec.lua;
+  # lua-luv, lua-cqueues (Lua 5.1-5.4) and lua-http (Debian ships it for 5.1-5.3: LuaJIT) for spec/drivers_spec.lua
+  test) pkgs="$pkgs lua-socket lua-luv lua-cqueues lua-http $image libjpeg-turbo-progs webp neovim love xvfb xauth valgrind clang tmux luarocks lua-check lua-ldoc lua-markdown curl zip openssl gzip git" ;;
   demo) pkgs="$pkgs lua-socket" ;;
   lint) pkgs="$pkgs lua-socket lua-check clang-format cppcheck luarocks" ;;
   doc) pkgs="$pkgs lua-ldoc lua-markdown" ;;
-  bench) pkgs="$pkgs lua-socket $image imagemagick nginx libnginx-mod-http-js valgrind lua-curl lua-http lua-cqueues time curl" ;;
+  bench) pkgs="$pkgs lua-socket $image imagemagick nginx libnginx-mod-http-js valgrind lua-curl lua-http lua-cqueues lua-luv time curl" ;;
   screenshots) pkgs="$pkgs lua-socket love xvfb xterm imagemagick pngquant fonts-dejavu-core" ;;
   fuzz) pkgs="$pkgs lua-socket $image clang libclang-rt-14-dev" ;;
 esac

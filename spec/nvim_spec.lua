@@ -50,7 +50,10 @@ describe("#once Neovim driver (headless nvim)", function()
     assert.equal(jobs * rounds, res.progress_calls)
     assert.equal(0, res.progress_errors)
     assert.is_false(res.callback_in_fast)
-    -- the timer stopped when idle and started again for a new job
+    -- event mode (the default): the answers woke the editor through the descriptor
+    assert.equal("event", res.driver.mode)
+    assert.is_true(res.driver.poll_wakeups > 0)
+    -- the driver stopped when idle and started again for a new job
     assert.is_true(res.went_idle)
     assert.is_false(res.driver.active)
     assert.equal(1, res.driver.starts)
@@ -58,6 +61,35 @@ describe("#once Neovim driver (headless nvim)", function()
     assert.equal("again", res.again)
     assert.equal(2, res.driver_after_again.starts)
     assert.equal(0, res.driver_after_again.errors)
+  end)
+
+  it("ten waits between polls: the event mode wakes only for the polls' timers and answers", function()
+    -- a slow simulator (the tasks stay in progress) whose list answers take 0.25 s, as
+    -- over a real network: the tick mode ticks every 10 ms while an answer is on its way
+    local slow = simulator.start { speed = 1, key = "sk-test" }
+    slow:faults { { kind = "slow_first_byte", delay = 0.25, route = "list", times = -1 } }
+    local res = {}
+    for _, mode in ipairs { "event", "tick" } do
+      res[mode] = nvim("spec/hosts/nvim_idle_waits.lua", {
+        MJ_BASE_URL = slow.url, MJ_KEY = slow.key, MJ_RESULT = dir .. "/" .. mode .. ".lua", MJ_MODE = mode,
+      }, dir)
+    end
+    slow:stop()
+    for mode, r in pairs(res) do
+      assert.is_nil(r.error, mode .. ": " .. tostring(r.error))
+      assert.equal(mode, r.driver.mode)
+      assert.equal(10, r.res.waiting, mode .. ": the waits ended early")
+      assert.is_true(r.went_idle, mode .. ": the driver did not stop when idle")
+      assert.equal(0, r.driver.errors)
+    end
+    local ev, tk = res.event.res, res.tick.res
+    local msg = ("event: %d wakeups for %d requests; tick: %d wakeups for %d requests"):format(ev.wakeups,
+      ev.requests, tk.wakeups, tk.requests)
+    assert.is_true(ev.requests >= 3 and tk.requests >= 3, msg)
+    assert.is_true(ev.wakeups <= 3 * ev.requests + 3, msg)
+    assert.is_true(tk.wakeups >= 3 * ev.wakeups, msg)
+    assert.equal(0, res.tick.driver.poll_wakeups)
+    assert.is_true(res.event.driver.poll_wakeups > 0)
   end)
 
   it("control: the same gauge sees a frozen editor when the jobs run blocking", function()

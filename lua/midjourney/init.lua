@@ -66,6 +66,33 @@ function M.join(handles) return scheduler.join(handles) end
 -- @treturn boolean
 function M.busy() return scheduler.busy() end
 
+--- The descriptor a host's event loop watches for the default scheduler: readable
+-- whenever a transfer needs attention (an epoll or kqueue descriptor owned by the
+-- engine; never read from it or close it). With `mj.timeout()` and `mj.step(0)` it is all
+-- a loop needs: watch it, arm a timer for `mj.timeout()`, call `mj.step(0)` on either.
+-- Neither blocks nor yields.
+-- @treturn integer|nil nil where neither epoll nor kqueue exists (then step from a timer)
+function M.fd() return scheduler.fd() end
+
+--- Seconds until the host must call `mj.step(0)` even if `mj.fd()` stayed quiet: 0 when
+-- a coroutine is ready, else the earliest of the sleeps, suspends and poll intervals
+-- pending and the engine's own timer. Neither blocks nor yields.
+-- @treturn number|nil nil when nothing is due (idle, or only transfers waiting for the
+-- descriptor)
+function M.timeout() return scheduler.timeout() end
+
+--- The cqueues pollable protocol, so that `cqueues.poll(mj)` waits until the default
+-- scheduler has something to do: `mj.pollfd()` is `mj.fd()`, `mj.events()` is `"r"` and
+-- `mj.timeout()` is above (each ignores its arguments, so `mj:pollfd()` works too).
+-- Neither blocks nor yields.
+-- @treturn integer|nil
+function M.pollfd() return scheduler.fd() end
+
+--- The cqueues pollable protocol: the events to watch `mj.pollfd()` for. Neither blocks
+-- nor yields.
+-- @treturn string `"r"`
+function M.events() return "r" end
+
 --- Sets scheduler options: `step_budget` (seconds of resuming per step, default 0.001,
 -- `false` for no limit), and before the first request the engine's
 -- `max_host_connections` and `max_connections`. Neither blocks nor yields.

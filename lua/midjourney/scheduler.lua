@@ -595,6 +595,67 @@ function Scheduler:next_timer()
   return nil
 end
 
+-- ---------------------------------------------------------------- a host's event loop
+--
+-- A host that has its own loop (libuv, cqueues, a `poll` loop) needs three things:
+-- watch `fd()` for readability, arm a timer for `timeout()` seconds, and call `step(0)`
+-- when either fires. Nothing calls back into Lua from C; `on_work` tells the host when
+-- work was queued from outside a step (then `timeout()` has become 0).
+
+--- The descriptor a host's loop watches: the engine's event descriptor (an epoll or
+-- kqueue descriptor, see `engine:fd()`), which becomes readable whenever one of the
+-- transfers needs attention. The engine is created if there is none yet, and again after
+-- it was closed, so the descriptor of a closed engine is never handed out (compare
+-- `engine()` to notice a new one). Do not read from it or close it. Neither blocks nor
+-- yields.
+-- @treturn integer|nil the descriptor; nil where neither epoll nor kqueue exists (then
+--   call `step(0)` from a timer while `busy()`)
+function Scheduler:fd()
+  return self:engine():fd()
+end
+
+--- Seconds until the host must call `step(0)` even if the descriptor stayed quiet: 0
+-- when a coroutine is ready to resume (or answers wait to be handed out), else the
+-- earliest of the scheduler's own timers (sleeps, suspends with a timeout, retry
+-- backoffs, poll intervals) and the engine's timer (`engine:timeout()`). Neither blocks
+-- nor yields.
+-- @treturn number|nil seconds (never negative); nil when nothing is due: the scheduler
+--   is idle, or its only work is transfers that wait for the descriptor (`busy()` tells
+--   the two apart)
+function Scheduler:timeout()
+  if #self.ready > 0 then return 0 end
+  local e = self.engine_obj
+  if e and e:closed() then
+    -- closed under us: the next step hands every waiting call its cancelled record
+    if next(self.transfers) then return 0 end
+    e = nil
+  end
+  local heap = self.heap
+  while heap[1] and not (heap[1].handle and heap[1].handle.timer == heap[1]) do heap_pop(heap) end -- inert
+  local t
+  if heap[1] then t = math.max(0, heap[1].at - self.now()) end
+  if e and e:running() > 0 then
+    local et = e:timeout()
+    if et and (t == nil or et < t) then t = et end
+  end
+  return t
+end
+
+--- The cqueues pollable protocol: `pollfd()` is `fd()`, `events()` is `"r"`, and
+-- `timeout()` is the one above, so a scheduler (or the `midjourney` module, for the
+-- default one) can be handed to `cqueues.poll`. Neither blocks nor yields.
+-- @treturn integer|nil
+function Scheduler:pollfd()
+  return self:fd()
+end
+
+--- The cqueues pollable protocol: the events `pollfd()` is watched for. Neither blocks
+-- nor yields.
+-- @treturn string `"r"`
+function Scheduler:events() -- luacheck: no unused args
+  return "r"
+end
+
 --- The number of live coroutines. Neither blocks nor yields.
 function Scheduler:live()
   return self.live_count
@@ -629,7 +690,8 @@ end
 -- Each method is also a module function acting on the active scheduler, so library
 -- code (and `mj.*`) never has to carry a scheduler around.
 for _, name in ipairs({ "engine", "configure", "in_coroutine", "request", "sleep", "suspend", "wake",
-  "spawn", "step", "join", "on_work", "busy", "next_timer", "live", "run", "close" }) do
+  "spawn", "step", "join", "on_work", "busy", "next_timer", "live", "run", "close",
+  "fd", "timeout", "pollfd", "events" }) do
   local method = Scheduler[name]
   M[name] = function(...) return method(M.active(), ...) end
 end

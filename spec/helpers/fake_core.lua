@@ -12,7 +12,9 @@
 -- record (fields as the real engine's: `status`, `body`, `error`, `error_kind`, `sent`,
 -- `retry_after`, ...) and the seconds the transfer takes (default 0). `fake.requests`
 -- lists every request, `fake:count(pattern)` counts those whose URL matches; `fake.clock`
--- is the virtual time.
+-- is the virtual time. Engines have the event interface too: `fd()` is a made-up number
+-- (`fake.fd_base` plus the engine's serial; nil after `fake.no_fd = true`) and
+-- `timeout()` the virtual seconds until the first pending answer.
 -- @module spec.helpers.fake_core
 local M = {}
 
@@ -70,6 +72,24 @@ function Engine:cancel(id)
 end
 
 function Engine:running() return self.count end
+
+-- The event interface: a made-up descriptor number (nil when the fake was made with
+-- `no_fd`), and the virtual seconds until the first pending answer (nil when none).
+function Engine:fd()
+  if self.is_closed then error("engine is closed", 2) end
+  if self.fake.no_fd then return nil end
+  return self.fake.fd_base + self.serial
+end
+
+function Engine:timeout()
+  if self.is_closed then error("engine is closed", 2) end
+  local first
+  for _, p in pairs(self.pending) do
+    if not first or p.at < first then first = p.at end
+  end
+  if not first then return nil end
+  return math.max(0, first - self.fake.clock)
+end
 function Engine:close() self.is_closed = true; self.pending = {}; self.count = 0 end
 function Engine:closed() return self.is_closed == true end
 
@@ -86,8 +106,9 @@ function M.new(handler)
     return n
   end
   fake.sleep = function(s) fake.clock = fake.clock + math.max(s, 0) end
+  fake.fd_base = 100
   fake.engine = function()
-    local e = setmetatable({ fake = fake, pending = {}, count = 0 }, Engine)
+    local e = setmetatable({ fake = fake, pending = {}, count = 0, serial = #fake.engines + 1 }, Engine)
     fake.engines[#fake.engines + 1] = e
     return e
   end

@@ -1,4 +1,4 @@
---- Neovim driver: keeps the midjourney scheduler moving from a libuv timer.
+--- Neovim driver: keeps the midjourney scheduler moving from the editor's libuv loop.
 --
 --     local driver = require "midjourney.drivers.nvim"
 --     driver.run(function()
@@ -8,16 +8,22 @@
 --       vim.notify(task and task.imageUrl or tostring(err))
 --     end)
 --
--- The timer runs only while the scheduler has work (`scheduler.busy()`): transfers in
--- flight, coroutines ready to resume, or sleeps pending. It stops itself when idle and
--- is started again by `run`, `spawn` or `kick`. Each tick is deferred with
--- `vim.schedule`, so the coroutines themselves run in the main loop (not in libuv's
+-- **Event mode** (the default where `mj.fd()` exists): a `uv_poll` handle watches the
+-- scheduler's descriptor while transfers are in flight and ONE timer is re-armed for
+-- exactly `mj.timeout()` (the next sleep, poll interval or libcurl timer), so a job that
+-- waits for its next poll costs the editor no wakeup. **Tick mode** (`setup{mode =
+-- "tick"}`, and where `fd()` is nil): a 10 ms timer while transfers are in flight, the
+-- next sleep otherwise. Either way nothing runs while the scheduler is idle, and the
+-- driver starts again by itself for `run`, `spawn`, `mj.spawn` or a wake. Each step is
+-- deferred with `vim.schedule`, so the coroutines run in the main loop (not in libuv's
 -- "fast" context) and may call `vim.api`, `vim.fn` and `vim.notify` (for example from an
--- `on_progress` callback). Every `scheduler.step` is called with a zero timeout: the
--- editor never waits for the network. Works with Neovim 0.7+ (`vim.uv` or `vim.loop`).
+-- `on_progress` callback). Every `scheduler.step` has a zero timeout: the editor never
+-- waits for the network. The loop side is `midjourney.drivers.luv` with `vim.schedule` as
+-- its `defer`. Works with Neovim 0.7+ (`vim.uv` or `vim.loop`).
 -- @module midjourney.drivers.nvim
 
 local scheduler = require "midjourney.scheduler"
+local luv_driver = require "midjourney.drivers.luv"
 
 local M = {}
 
@@ -25,20 +31,19 @@ local uv = vim.uv or vim.loop
 local unpack = table.unpack or unpack
 
 local cfg = {
-  interval = 10,      -- ms between ticks while transfers are in flight
-  max_idle_wait = 1000, -- ms: longest re-arm while only sleeps are pending
+  mode = "event",       -- "event" (falls back to "tick" where mj.fd() is nil) or "tick"
+  interval = 10,        -- ms between ticks while transfers are in flight (tick mode)
+  max_idle_wait = 1000, -- ms: longest tick-mode wait while only sleeps are pending
 }
 
-local timer            -- the uv timer, created lazily
-local armed = false    -- the timer is started
-local queued = false   -- a tick is waiting in vim.schedule's queue
-local active = false   -- between a start and the stop when idle
+local pump             -- the luv attachment, created on first use
 local watched = {}     -- handle -> on_done callback (or false), for `run`
 local watched_n = 0
-local stats = { ticks = 0, starts = 0, stops = 0, errors = 0 }
+local callback_errors = 0
+-- counters of attachments closed by `stop`, so that status() never goes backwards
+local past = { ticks = 0, starts = 0, stops = 0, errors = 0, wakeups = 0, timer_wakeups = 0, poll_wakeups = 0 }
 
-local function notify_error(msg)
-  stats.errors = stats.errors + 1
+local function notify(msg)
   vim.schedule(function()
     vim.notify("midjourney: " .. tostring(msg), vim.log.levels.ERROR)
   end)
@@ -62,79 +67,34 @@ local function deliver()
         pack(h:result())
         vim.schedule(function()
           local ok, err = pcall(cb, unpack(res, 1, res.n))
-          if not ok then notify_error("callback failed: " .. tostring(err)) end
+          if not ok then
+            callback_errors = callback_errors + 1
+            notify("callback failed: " .. tostring(err))
+          end
         end)
       end
     end
   end
 end
 
-local arm
-
--- One tick, in the main loop (scheduled): step without waiting, deliver, re-arm or stop.
-local function tick()
-  queued = false
-  stats.ticks = stats.ticks + 1
-  local ok, err = pcall(scheduler.step, 0)
-  if not ok then notify_error(err) end
-  deliver()
-  arm()
-end
-
-local function on_timer()
-  -- libuv fast context: only defer the real work to the main loop.
-  armed = false
-  if not queued then
-    queued = true
-    vim.schedule(tick)
+local function attachment()
+  if not pump then
+    pump = luv_driver.attach(uv, {
+      mode = cfg.mode, interval = cfg.interval, max_idle_wait = cfg.max_idle_wait,
+      defer = vim.schedule, on_step = deliver, on_error = notify,
+    })
   end
+  return pump
 end
 
--- True when the shared engine has transfers in flight.
-local function transfers_pending()
-  local e = scheduler.engine()
-  return not e:closed() and e:running() > 0
-end
-
--- Starts the one-shot timer with a delay that fits what is pending, or stops it.
-arm = function(delay)
-  if queued then return end
-  if not delay then
-    if not scheduler.busy() then
-      if armed then timer:stop() end
-      armed = false
-      if active then
-        active = false
-        stats.stops = stats.stops + 1
-      end
-      return
-    end
-    delay = cfg.interval
-    local nt = scheduler.next_timer()
-    if nt and not transfers_pending() then
-      -- only sleeps pending: wake when the first one is due (a new job kicks earlier)
-      delay = math.min(math.max(math.floor(nt * 1000), 1), cfg.max_idle_wait)
-    end
-  end
-  if not timer then timer = uv.new_timer() end
-  if armed then timer:stop() end
-  if not active then
-    active = true
-    stats.starts = stats.starts + 1
-  end
-  armed = true
-  timer:start(delay, 0, on_timer)
-end
-
---- Makes sure the timer ticks soon (call it after `mj.spawn`, or after waking a
--- suspended coroutine from outside the scheduler). Neither blocks nor yields; safe in
--- libuv fast context.
+--- Makes sure the driver steps soon (call it after waking a suspended coroutine from
+-- outside the scheduler; `mj.spawn`, `wake` and `cancel` do it by themselves). Neither
+-- blocks nor yields; safe in libuv fast context.
 function M.kick()
-  if queued then return end
-  arm(0)
+  attachment():kick()
 end
 
--- work queued anywhere (mj.spawn, a wake, a cancel) starts the timer
+-- work queued anywhere (mj.spawn, a wake, a cancel) starts the driver
 scheduler.on_work(M.kick)
 
 --- Starts `fn(...)` as a scheduler coroutine and makes sure the driver ticks. Neither
@@ -175,41 +135,49 @@ function M.cancel(h)
 end
 
 --- Sets driver options. Neither blocks nor yields.
--- @tparam table opts `interval` (ms between ticks while transfers are in flight,
--- default 10), `max_idle_wait` (ms, longest re-arm while only sleeps are pending,
--- default 1000)
+-- @tparam table opts `mode` ("event", the default: the scheduler's descriptor and one
+-- timer, falling back to "tick" where `mj.fd()` is nil; or "tick"), `interval` (ms between
+-- ticks while transfers are in flight in tick mode, default 10), `max_idle_wait` (ms,
+-- longest tick-mode wait while only sleeps are pending, default 1000)
+-- @raise on an unknown option or a bad value
 function M.setup(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("setup: opts must be a table", 2) end
   for k, v in pairs(opts or {}) do
     if cfg[k] == nil then error("setup: unknown option " .. tostring(k), 2) end
-    if type(v) ~= "number" or v < 1 then error("setup: " .. k .. " must be a number >= 1", 2) end
-    cfg[k] = math.floor(v)
+    if k == "mode" then
+      if v ~= "event" and v ~= "tick" then error("setup: mode must be \"event\" or \"tick\"", 2) end
+    elseif type(v) ~= "number" or v ~= v or v < 1 or v == math.huge then
+      error("setup: " .. k .. " must be a number >= 1", 2)
+    end
   end
+  for k, v in pairs(opts or {}) do cfg[k] = type(v) == "number" and math.floor(v) or v end
+  if pump then pump:configure { mode = cfg.mode, interval = cfg.interval, max_idle_wait = cfg.max_idle_wait } end
 end
 
---- The driver's state: `{ active = bool, ticks = n, starts = n, stops = n, errors = n,
--- watched = n }`. `active` is true from a start until the driver finds the scheduler idle.
+--- The driver's state: `{ mode = "event"|"tick", active = bool, wakeups = n,
+-- timer_wakeups = n, poll_wakeups = n, ticks = n, starts = n, stops = n, errors = n,
+-- watched = n }`. `wakeups` counts the editor loop's callbacks into the driver (timer
+-- and descriptor), `ticks` the steps; `active` is true from a start until the driver
+-- finds the scheduler idle; `mode` is the one in use (nil before the first step).
 -- Neither blocks nor yields.
 function M.status()
-  return {
-    active = active,
-    ticks = stats.ticks,
-    starts = stats.starts,
-    stops = stats.stops,
-    errors = stats.errors,
-    watched = watched_n,
-  }
+  local st = pump and pump:status() or {}
+  local out = { mode = st.mode, active = st.active or false, watched = watched_n }
+  for k, v in pairs(past) do out[k] = v + (st[k] or 0) end
+  out.errors = out.errors + callback_errors
+  return out
 end
 
---- Stops and closes the timer (for example on VimLeavePre). Running coroutines stay
--- where they are; `kick` starts a new timer. Neither blocks nor yields.
+--- Stops and closes the driver's handles (for example on VimLeavePre). Running
+-- coroutines stay where they are; `kick` (or new work) starts the driver again.
+-- Neither blocks nor yields.
 function M.stop()
-  if timer then
-    timer:stop()
-    if not timer:is_closing() then timer:close() end
-    timer = nil
+  if pump then
+    local st = pump:status()
+    for k in pairs(past) do past[k] = past[k] + (st[k] or 0) end
+    pump:detach()
+    pump = nil
   end
-  armed = false
-  active = false
 end
 
 return M
