@@ -120,7 +120,8 @@ function M.load(name)
     rawset(_G, "vim", { uv = {}, loop = {} })
     local ok, t = pcall(require, name)
     rawset(_G, "vim", nil)
-    return ok and t or error(t, 0)
+    if not ok then error(t, 0) end
+    return t
   end
   local ok, t = pcall(require, name)
   if ok then return t end
