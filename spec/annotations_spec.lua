@@ -314,6 +314,20 @@ describe("the LuaCATS definitions in types/", function()
     assert.is_true(n >= 4, "found only " .. n .. " schemas: the search is broken")
   end)
 
+  it("are what the repository's .luarc.json and the README's Editor support point at", function()
+    local json = require "midjourney.json"
+    local rc = assert(json.decode(assert(read(root .. "/.luarc.json"), "no .luarc.json")))
+    assert.are.same({ "types" }, rc["workspace.library"])
+    assert.are.same({ "?.lua", "?/init.lua" }, rc["runtime.path"]) -- require "midjourney.x" -> types/midjourney/x.lua
+    local readme = assert(read(root .. "/README.md"))
+    local section = assert(readme:match("\n## Editor support\n(.-)\n## "), "README has no Editor support section")
+    local example = assert(section:match("```json\n(.-)```"), "Editor support has no JSON example")
+    local lib = assert(json.decode(example))["workspace.library"]
+    assert.is_truthy(lib and lib[1]:match("/types$"), "the README's example does not point at types/")
+    assert.is_truthy(section:find('nvim_get_runtime_file("types/midjourney/init.lua"', 1, true))
+    assert.is_truthy(read(root .. "/types/midjourney/init.lua"))
+  end)
+
   it("name only classes that exist", function()
     -- every `midjourney.X` a definition file mentions is a class (or an alias) of some file
     local aliases = {}
