@@ -110,9 +110,13 @@ lint:
 	@sh scripts/deps.sh lint
 	@sh scripts/lint.sh
 
+# LDoc copies README.md into topics/README.md.html as it is: its pictures (docs/img/*.png)
+# are copied beside it so that their relative paths resolve (spec/reference_spec.lua checks).
 doc:
 	@sh scripts/deps.sh doc
-	ldoc --fatalwarnings .
+	ldoc --fatalwarnings -d $(DOC_DIR) .
+	@mkdir -p $(DOC_DIR)/topics/docs/img
+	cp docs/img/*.png $(DOC_DIR)/topics/docs/img/
 	@echo "make doc: $(DOC_DIR)/index.html"
 
 demo:

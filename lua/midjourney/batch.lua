@@ -377,6 +377,9 @@ end
 
 -- ---------------------------------------------------------------- stopping
 
+--- A runner, from `batch.new`: one batch, run once with `run()`, stopped with `stop()`.
+-- @type Runner
+
 --- Stops the batch: no new job or submit starts; waits and downloads in flight are
 -- cancelled (their jobs stay resumable); a submit in flight is left to get its answer
 -- so that the journal records it, unless `force` is set (its job is then `unknown`).
@@ -889,6 +892,8 @@ function Runner:drive()
   if self.raised then error(self.raised, 0) end
   return results, summary
 end
+
+--- @section end
 
 --- Runs a batch. Blocks, or yields inside a scheduler coroutine (`mj.spawn`/`mj.run`).
 -- @param client a client from `mj.new`

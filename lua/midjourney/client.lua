@@ -41,13 +41,14 @@ local wait = require "midjourney.wait"
 
 local M = {}
 
+--- The library version (also `mj._VERSION`).
 M.VERSION = "0.2.0"
+--- The default `User-Agent` of API calls (option `user_agent` replaces it).
 M.USER_AGENT = "lua-midjourney/" .. M.VERSION
 
 local now = scheduler.now
 
---- A client: `mj.new(opts)`. Its fields are read-only settings; its methods are below.
--- @type Client
+-- The Client class (documented below, before its first method).
 local Client = {}
 Client.__index = Client
 Client.__tostring = function(c)
@@ -206,6 +207,13 @@ local function remember(self, kind, id)
     r.n = n
   end
 end
+
+--- A client, made by `mj.new(opts)` (or `client.new`). Its fields (`base_url`, `timeout`,
+-- `deadline`, ...) are read-only settings; the API key is not among them. Its methods
+-- are every endpoint (`imagine`, `fetch`, `action`, ...), the waits (`wait`,
+-- `wait_all`), the verbs on top of buttons (`upscale`, `vary_region`, ...) and
+-- `download`; call them with `:`.
+-- @type Client
 
 --- When this client submitted task `id` (seconds on `scheduler.now()`'s clock), or nil.
 -- Neither blocks nor yields.
@@ -526,7 +534,12 @@ local action_options = options.schema("client:action", {
   timeout = "seconds", deadline = "seconds", remix = "string",
   wait = function(v) return type(v) == "boolean" or type(v) == "table", "true, false or a table of wait options" end,
 })
+--- @section end
+
+--- The options of `client:action` (a schema of `midjourney.options`).
 M.action_options = action_options
+
+--- @type Client
 
 --- Press a button (`/mj/submit/action`). When given an id, or a task that is not a
 -- SUCCESS snapshot, fetches the newest task first; the button is always resolved
@@ -853,6 +866,9 @@ function Client:download(task_or_url, dest, opts)
   return r1, r2
 end
 
+--- @section end
+
+--- The Client class: the metatable of every client (`getmetatable(client) == client.Client`).
 M.Client = Client
 
 return M

@@ -47,11 +47,27 @@ M.limits = { max_side = core.max_side, max_pixels = core.max_pixels }
 --- The Debian packages the C module is built from (for messages and health checks).
 M.debian_packages = DEBS
 
+--- `midjourney.image.uri.data_uri`, here too: the data URI of an image (path or bytes).
+-- Blocks while reading a file; never yields.
+-- @function data_uri
 M.data_uri = uri.data_uri
+--- `midjourney.image.uri.info`, here too: format and size from the header.
+-- Blocks while reading a file; never yields.
+-- @function info
 M.info = uri.info
+--- `midjourney.image.uri.sniff`, here too: the format of image bytes. Neither blocks nor yields.
+-- @function sniff
 M.sniff = uri.sniff
+--- `midjourney.image.uri.base64`, here too. Neither blocks nor yields.
+-- @function base64
 M.base64 = uri.base64
+--- `midjourney.image.uri.coerce`, here too: a URL or data URI for an image argument.
+-- Blocks while reading a file; never yields.
+-- @function coerce
 M.coerce = uri.coerce
+--- `midjourney.image.uri.read`, here too: the bytes of an image argument (path or bytes).
+-- Blocks while reading a file; never yields.
+-- @function read
 M.read = uri.read
 
 local function is_int(v)

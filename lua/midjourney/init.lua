@@ -24,6 +24,7 @@ local M = {}
 
 --- The library version.
 M._VERSION = client.VERSION
+--- The library version (the same as `_VERSION`).
 M.version = M._VERSION
 
 --- Creates a client (see `midjourney.client.new` for every option). Neither blocks nor yields.
@@ -99,6 +100,21 @@ function M.events() return "r" end
 -- @tparam table opts
 -- @raise on an unknown option or a bad value
 function M.configure(opts) return scheduler.configure(opts) end
+
+--- The `midjourney.errors` module, loaded on first use.
+-- @field errors
+
+--- The `midjourney.json` module (decode with big task ids kept exact; encode), loaded on first use.
+-- @field json
+
+--- The C core `midjourney.core`, loaded on first use.
+-- @field core
+
+--- The `midjourney.scheduler` module (the default scheduler is behind `mj.spawn`, `mj.step`, ...).
+-- @field scheduler
+
+--- The `midjourney.batch` module, loaded on first use.
+-- @field batch
 
 setmetatable(M, {
   __index = function(_, k)

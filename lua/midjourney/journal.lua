@@ -355,6 +355,11 @@ local function lock(self)
   return true
 end
 
+--- An open journal, from `journal.open`: fields `path`, `header` (the `batch` record),
+-- `state` (every job's state, rebuilt from the records), `repaired` (bytes of a torn
+-- last line dropped on reading), `created` (the file was created by this `open`).
+-- @type Journal
+
 --- Releases the journal's lock (when `open` took one). Idempotent; the journal can
 -- still be read (`state`) but should not be appended to any more. Blocks briefly
 -- (removes the lock file).
@@ -368,6 +373,8 @@ function Journal:close()
     self.held = nil
   end
 end
+
+--- @section end
 
 --- Opens a journal for a batch: reads it (when it exists) and rebuilds every job's
 -- state, refuses a journal written for another job list, drops a torn last line,
@@ -477,6 +484,8 @@ function Journal:_read(opts, njobs)
   end
   return self
 end
+
+--- @type Journal
 
 --- Appends one record (a table with `t` and its fields; see the module doc) as one
 -- line, closes the file (which flushes it), then applies it to `state`. After a failed

@@ -174,6 +174,9 @@ local function clear_timer(h)
   end
 end
 
+--- A handle: what `spawn` (and `mj.spawn`, a driver's `run`) returns for a coroutine.
+-- @type Handle
+
 --- The state of a spawned coroutine. Neither blocks nor yields.
 -- @return "pending" (not started yet), "running", "done", "failed" or "cancelled"
 function Handle:status()
@@ -282,6 +285,10 @@ local function park(h)
 end
 
 -- ---------------------------------------------------------------- engine
+
+--- A scheduler: an engine, its coroutines and timers (`scheduler.new()`, or the default
+-- one behind the module functions and `mj.*`).
+-- @type Scheduler
 
 --- The scheduler's engine (a `midjourney.core` engine), created on first use and
 -- again after it was closed. Neither blocks nor yields.
@@ -689,6 +696,101 @@ end
 
 -- Each method is also a module function acting on the active scheduler, so library
 -- code (and `mj.*`) never has to carry a scheduler around.
+
+--- @section end
+
+--- The active scheduler's engine (`Scheduler:engine`), created on first use.
+-- Neither blocks nor yields.
+-- @function engine
+-- @return a `midjourney.core` engine
+
+--- Sets options of the active scheduler (`Scheduler:configure`; `mj.configure`):
+-- `step_budget`, and before the first request `max_host_connections`, `max_connections`.
+-- Neither blocks nor yields.
+-- @function configure
+-- @tparam table opts
+-- @raise on an unknown key or a bad value
+
+--- True when the caller runs inside a coroutine of the active scheduler, so that calls
+-- yield instead of blocking (`Scheduler:in_coroutine`). Neither blocks nor yields.
+-- @function in_coroutine
+-- @treturn boolean
+
+--- Starts an HTTP transfer on the active scheduler and waits for it
+-- (`Scheduler:request`). Yields inside a coroutine, blocks otherwise.
+-- @function request
+-- @tparam table spec the engine request (`engine:request` of `midjourney.core`)
+-- @treturn table the record of the finished transfer
+
+--- Sleeps `seconds` (`Scheduler:sleep`; `mj.sleep`): yields inside a coroutine, blocks
+-- outside one (keeping the engine's transfers moving).
+-- @function sleep
+-- @tparam number seconds
+-- @raise when `seconds` is not a number or is NaN
+
+--- Suspends the running coroutine until `wake`, a cancel or `timeout` seconds
+-- (`Scheduler:suspend`). Yields; raises outside a coroutine.
+-- @function suspend
+-- @tparam[opt] number timeout seconds
+-- @return the values given to `wake`, `scheduler.TIMEOUT`, or `nil, err` (cancelled)
+
+--- Wakes a coroutine suspended with `suspend`, passing values (`Scheduler:wake`).
+-- Neither blocks nor yields.
+-- @function wake
+-- @tparam Handle h
+-- @param ... the values `suspend` returns
+-- @treturn boolean true if it was suspended
+
+--- Starts `fn(...)` as a coroutine of the active scheduler and returns its handle at
+-- once (`Scheduler:spawn`; `mj.spawn`). Neither blocks nor yields.
+-- @function spawn
+-- @tparam function fn
+-- @param ... its arguments
+-- @treturn Handle
+
+--- Advances every transfer and resumes the coroutines that are ready (`Scheduler:step`;
+-- `mj.step`). Never blocks longer than `timeout` seconds (default 0).
+-- @function step
+-- @tparam[opt=0] number timeout
+-- @treturn integer live coroutines
+-- @raise when called from inside a step
+
+--- Waits until every handle of a list has finished (`Scheduler:join`; `mj.join`).
+-- Yields inside a coroutine, blocks outside one.
+-- @function join
+-- @tparam table handles
+-- @treturn table the same list
+
+--- Registers `fn()` to be called when work is queued from outside a step
+-- (`Scheduler:on_work`; drivers use it). Neither blocks nor yields.
+-- @function on_work
+-- @tparam function fn
+
+--- True when transfers, ready coroutines or timers are pending (`Scheduler:busy`;
+-- `mj.busy`). Neither blocks nor yields.
+-- @function busy
+-- @treturn boolean
+
+--- Seconds until the active scheduler's next timer, or nil (`Scheduler:next_timer`).
+-- Neither blocks nor yields.
+-- @function next_timer
+-- @treturn number|nil
+
+--- The number of live coroutines of the active scheduler (`Scheduler:live`).
+-- Neither blocks nor yields.
+-- @function live
+-- @treturn integer
+
+--- Runs `fn(...)` as a coroutine and steps until it finishes (`Scheduler:run`;
+-- `mj.run`). Blocks.
+-- @function run
+-- @tparam function fn
+-- @param ... its arguments
+-- @return fn's results; raises fn's error
+
+--- Closes the active scheduler's engine: calls waiting on a transfer return
+-- `cancelled` (`Scheduler:close`). Neither blocks nor yields.
+-- @function close
 for _, name in ipairs({ "engine", "configure", "in_coroutine", "request", "sleep", "suspend", "wake",
   "spawn", "step", "join", "on_work", "busy", "next_timer", "live", "run", "close",
   "fd", "timeout", "pollfd", "events" }) do

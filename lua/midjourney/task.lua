@@ -11,6 +11,7 @@
 --
 -- Methods never block and never yield.
 -- @module midjourney.task
+-- @alias methods
 local core = require "midjourney.core"
 local customid = require "midjourney.customid"
 local ids = require "midjourney.ids"
@@ -134,6 +135,14 @@ end
 
 local parse_progress = core.parse_progress
 
+--- A task: the decoded task object with its wire field names (`id`, always a string;
+-- `status`: `""`, `NOT_START`, `SUBMITTED`, `IN_PROGRESS`, `MODAL`, `SUCCESS`, `FAILURE`
+-- or `CANCEL`; `progress`, `action`, `prompt`, `promptEn`, `imageUrl`, `imageUrls`,
+-- `videoUrl`, `failReason`, `submitTime`, `startTime`, `finishTime`, `properties`, and
+-- `buttons`, a list of `{customId=, label=, emoji=, style=, type=}`, also callable as
+-- `task:buttons()`), plus the methods below. Unknown wire fields are kept as they are.
+-- @type Task
+
 --- Progress as a number 0..100, or nil when unknown (`""`, `"N/A"`, absent).
 -- Tolerates `"45%"`, `"85.5%"`, numbers; clamps out-of-range values.
 -- Neither blocks nor yields.
@@ -171,7 +180,7 @@ local family_match = customid.family_match
 -- `"Outpaint::50"`, `"pan_left"`, `"reroll"`, `"Inpaint"`, `"CustomZoom"`,
 -- `"low_variation"`: consecutive `::`-separated parts of the customId), or a
 -- table `{customId=}` / `{label=}` / `{emoji=}`. Tries, in order: exact customId,
--- label, emoji, family.
+-- label, emoji, family. Neither blocks nor yields.
 -- @tparam string|table spec
 -- @treturn table|nil the button (`{customId=, label=, emoji=, ...}`)
 -- @raise when `spec` is neither a string nor a table

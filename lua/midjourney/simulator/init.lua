@@ -27,7 +27,9 @@ local M = {}
 local Sim = {}
 Sim.__index = Sim
 
+--- The simulator's version.
 M.VERSION = "0.1.0"
+--- Seconds between two looks at the tasks watched for `notifyHook` callbacks.
 M.HOOK_POLL = 0.01
 
 local function json_response(status, value)
@@ -91,6 +93,9 @@ function M.new(opts)
   end
   return self
 end
+
+--- A running simulator, from `simulator.new`.
+-- @type Sim
 
 --- The base URL, e.g. "http://127.0.0.1:41234". Does not block.
 -- @return string

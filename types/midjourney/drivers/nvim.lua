@@ -1,0 +1,58 @@
+---@meta
+-- LuaCATS definitions of midjourney.drivers.nvim for lua-language-server (see README "Editor
+-- support"). The LDoc reference (`make doc`) has the full documentation;
+-- spec/annotations_spec.lua checks this file against the real module.
+
+---The options of `setup`.
+---@class midjourney.NvimDriverOptions
+---@field interval? integer # ms between ticks while transfers are in flight, default 10
+---@field max_idle_wait? integer # ms, longest re-arm while only sleeps are pending, default 1000
+
+---What `status` returns.
+---@class midjourney.NvimDriverStatus
+---@field active boolean
+---@field ticks integer
+---@field starts integer
+---@field stops integer
+---@field errors integer
+---@field watched integer
+
+---Neovim driver: keeps the scheduler moving from a libuv timer; coroutines run in the main loop.
+---Nothing here blocks or yields.
+---@class midjourney.drivers.nvim
+local M = {}
+
+---Makes sure the timer ticks soon. Safe in libuv fast context.
+function M.kick() end
+
+---Starts `fn(...)` as a scheduler coroutine and makes sure the driver ticks.
+---@param fn function
+---@param ... any
+---@return midjourney.Handle
+function M.spawn(fn, ...) end
+
+---Runs `fn(...)` as a scheduler coroutine and calls `on_done(...)` (through vim.schedule) with what
+---`handle:result()` gives once it ends.
+---@param fn function
+---@param on_done? function
+---@param ... any
+---@return midjourney.Handle
+function M.run(fn, on_done, ...) end
+
+---Cancels a handle and keeps ticking so that the cancellation is delivered.
+---@param h midjourney.Handle
+---@return boolean
+function M.cancel(h) end
+
+---Sets driver options.
+---@param opts midjourney.NvimDriverOptions
+function M.setup(opts) end
+
+---The driver's state.
+---@return midjourney.NvimDriverStatus
+function M.status() end
+
+---Stops and closes the timer (for example on VimLeavePre).
+function M.stop() end
+
+return M
