@@ -263,6 +263,23 @@ describe("the LuaCATS definitions in types/", function()
     local nvim_cfg = surface.upvalue(surface.load("midjourney.drivers.nvim").setup, "cfg")
     assert(nvim_cfg, "drivers/nvim.lua: setup has no upvalue 'cfg'")
     list[#list + 1] = { class = "midjourney.NvimDriverOptions", keys = nvim_cfg }
+    -- the option names of the luv and cqueues drivers' attach (lists)
+    local function set_of(names)
+      local s = {}
+      for _, n in ipairs(names) do s[n] = true end
+      return s
+    end
+    local drivers = { { "luv", "midjourney.LuvDriverOptions" }, { "cqueues", "midjourney.CqueuesDriverOptions" } }
+    for _, d in ipairs(drivers) do
+      local attach = surface.load("midjourney.drivers." .. d[1]).attach
+      local names = surface.upvalue(attach, "OPTION_NAMES")
+      if not names then -- luv: through check_opts
+        local check = surface.upvalue(attach, "check_opts")
+        names = check and surface.upvalue(check, "OPTION_NAMES")
+      end
+      assert(names, "drivers/" .. d[1] .. ".lua: attach has no OPTION_NAMES")
+      list[#list + 1] = { class = d[2], keys = set_of(names) }
+    end
     return list
   end
 

@@ -791,6 +791,25 @@ end
 --- Closes the active scheduler's engine: calls waiting on a transfer return
 -- `cancelled` (`Scheduler:close`). Neither blocks nor yields.
 -- @function close
+
+--- The active scheduler's descriptor for a host loop (`Scheduler:fd`). Neither blocks
+-- nor yields.
+-- @function fd
+-- @treturn integer|nil
+
+--- Seconds until the host must step the active scheduler (`Scheduler:timeout`). Neither
+-- blocks nor yields.
+-- @function timeout
+-- @treturn number|nil
+
+--- The cqueues pollable protocol for the active scheduler: its descriptor. Neither
+-- blocks nor yields.
+-- @function pollfd
+-- @treturn integer|nil
+
+--- The cqueues pollable protocol: `"r"`. Neither blocks nor yields.
+-- @function events
+-- @treturn string
 for _, name in ipairs({ "engine", "configure", "in_coroutine", "request", "sleep", "suspend", "wake",
   "spawn", "step", "join", "on_work", "busy", "next_timer", "live", "run", "close",
   "fd", "timeout", "pollfd", "events" }) do

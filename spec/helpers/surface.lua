@@ -218,6 +218,17 @@ function M.objects()
   local engine = require("midjourney.core").engine()
   add("midjourney.core", "engine", "midjourney.core.Engine", getmetatable(engine).__index)
   engine:close()
+
+  -- the drivers' attachments: their method tables, read from the modules (no live libuv or
+  -- cqueues handles are made here, so no loop outlives this helper)
+  for _, d in ipairs({ "luv", "cqueues" }) do
+    local name = "midjourney.drivers." .. d
+    local mod = M.load(name)
+    local attach = mod and mod.attach
+    local class = attach and (M.upvalue(attach, "Attachment")
+      or (M.upvalue(attach, "new_pump") and M.upvalue(M.upvalue(attach, "new_pump"), "Attachment")))
+    if class then add(name, "Attachment", name .. ".Attachment", class) end
+  end
   return out
 end
 

@@ -54,4 +54,22 @@ function M.busy() end
 ---@param opts midjourney.SchedulerOptions
 function M.configure(opts) end
 
+---The descriptor a host's event loop watches for the default scheduler, or nil where neither
+---epoll nor kqueue exists. Neither blocks nor yields.
+---@return integer?
+function M.fd() end
+
+---Seconds until the host must call `mj.step(0)` even if `mj.fd()` stayed quiet (0 when a
+---coroutine is ready), or nil when nothing is due. Neither blocks nor yields.
+---@return number?
+function M.timeout() end
+
+---The cqueues pollable protocol (`cqueues.poll(mj)`): `mj.fd()`. Neither blocks nor yields.
+---@return integer?
+function M.pollfd() end
+
+---The cqueues pollable protocol: `"r"`. Neither blocks nor yields.
+---@return string
+function M.events() end
+
 return M

@@ -113,6 +113,24 @@ function Scheduler:run(fn, ...) end
 ---Closes the engine: calls waiting on a transfer return "cancelled". Neither blocks nor yields.
 function Scheduler:close() end
 
+---The descriptor a host loop watches for readability (the engine's epoll/kqueue descriptor),
+---or nil where neither exists (then tick). Neither blocks nor yields.
+---@return integer?
+function Scheduler:fd() end
+
+---Seconds until the host must call `step(0)` even if the descriptor stayed quiet: 0 when a
+---coroutine is ready; nil when nothing is due. Neither blocks nor yields.
+---@return number?
+function Scheduler:timeout() end
+
+---The cqueues pollable protocol: the descriptor (`fd()`). Neither blocks nor yields.
+---@return integer?
+function Scheduler:pollfd() end
+
+---The cqueues pollable protocol: the events watched, `"r"`. Neither blocks nor yields.
+---@return string
+function Scheduler:events() end
+
 ---Schedulers. The module functions act on the active scheduler: the one whose coroutine is
 ---running, else the default one.
 ---@class midjourney.scheduler
@@ -156,6 +174,22 @@ function M.configure(opts) end
 ---True when the caller runs inside a coroutine of the active scheduler. Neither blocks nor yields.
 ---@return boolean
 function M.in_coroutine() end
+
+---The active scheduler's descriptor (see `Scheduler:fd`). Neither blocks nor yields.
+---@return integer?
+function M.fd() end
+
+---The active scheduler's timeout (see `Scheduler:timeout`). Neither blocks nor yields.
+---@return number?
+function M.timeout() end
+
+---The cqueues pollable protocol for the active scheduler. Neither blocks nor yields.
+---@return integer?
+function M.pollfd() end
+
+---The cqueues pollable protocol for the active scheduler: `"r"`. Neither blocks nor yields.
+---@return string
+function M.events() end
 
 ---Starts an HTTP transfer and waits for it. Yields inside a coroutine, blocks otherwise.
 ---@param spec midjourney.core.Request

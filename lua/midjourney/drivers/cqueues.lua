@@ -38,6 +38,7 @@ local hooked = setmetatable({}, { __mode = "k" })   -- scheduler -> true once on
 local last                                          -- the default scheduler's latest attachment
 
 local TICK = 0.01 -- seconds between steps where the scheduler has no descriptor
+local OPTION_NAMES = { "scheduler", "on_error" } -- the options of attach
 
 local Attachment = {}
 Attachment.__index = Attachment
@@ -125,7 +126,7 @@ function M.attach(cq, opts)
     elseif k == "on_error" then
       if type(v) ~= "function" then error("attach: option 'on_error' must be a function", 2) end
     else
-      local near = require("midjourney.options").closest(tostring(k), { "scheduler", "on_error" })
+      local near = require("midjourney.options").closest(tostring(k), OPTION_NAMES)
       error("attach: unknown option '" .. tostring(k) .. "'" .. (near and (" (did you mean '" .. near .. "'?)")
         or ""), 2)
     end

@@ -72,8 +72,8 @@ end
 
 -- ---------------------------------------------------------------- the attachment
 
-local Pump = {}
-Pump.__index = Pump
+local Attachment = {}
+Attachment.__index = Attachment
 
 local function report(p, err)
   p.stats.errors = p.stats.errors + 1
@@ -241,7 +241,7 @@ local function new_pump(uv, s, cfg)
     poll = nil, poll_engine = nil, poll_on = false,
     queued = false, active = false, closed = false, mode = nil,
     stats = { wakeups = 0, timer_wakeups = 0, poll_wakeups = 0, ticks = 0, starts = 0, stops = 0, errors = 0 },
-  }, Pump)
+  }, Attachment)
   p.tick_fn = function() tick(p) end
   p.on_timer = function()
     p.timer_on = false
@@ -263,7 +263,7 @@ end
 --- Makes sure the attachment steps soon (after work was queued from outside a step;
 -- `mj.spawn`, `wake` and `cancel` do it by themselves through `on_work`). Neither blocks
 -- nor yields; safe in libuv callbacks (and in Neovim's fast context).
-function Pump:kick()
+function Attachment:kick()
   if self.queued or self.closed then return end
   arm(self, 0)
 end
@@ -274,7 +274,7 @@ end
 -- the steps, `starts`/`stops` the changes between busy and idle; `mode` is nil until the
 -- first step. Neither blocks nor yields.
 -- @treturn table
-function Pump:status()
+function Attachment:status()
   local st = { mode = self.mode, active = self.active, attached = not self.closed }
   for k, v in pairs(self.stats) do st[k] = v end
   return st
@@ -284,7 +284,7 @@ end
 -- re-arms with them. Neither blocks nor yields.
 -- @tparam table opts
 -- @raise on an unknown option or a bad value
-function Pump:configure(opts)
+function Attachment:configure(opts)
   check_opts(opts, "configure")
   if opts.scheduler and opts.scheduler ~= self.s then error("configure: option 'scheduler' cannot change", 2) end
   for k, v in pairs(opts) do self.cfg[k] = v end
@@ -297,7 +297,7 @@ end
 --- Stops and closes the handles and forgets the attachment: coroutines stay where they
 -- are until the scheduler is stepped again (for example by a new `attach`). Neither
 -- blocks nor yields.
-function Pump:detach()
+function Attachment:detach()
   if self.closed then return end
   self.closed = true
   stop_timer(self)

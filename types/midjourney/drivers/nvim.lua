@@ -5,7 +5,8 @@
 
 ---The options of `setup`.
 ---@class midjourney.NvimDriverOptions
----@field interval? integer # ms between ticks while transfers are in flight, default 10
+---@field mode? "event"|"tick" # event (default where `mj.fd()` exists): a libuv poll on the descriptor and one timer
+---@field interval? integer # tick mode: ms between ticks while transfers are in flight, default 10
 ---@field max_idle_wait? integer # ms, longest re-arm while only sleeps are pending, default 1000
 
 ---What `status` returns.
@@ -16,6 +17,10 @@
 ---@field stops integer
 ---@field errors integer
 ---@field watched integer
+---@field mode? "event"|"tick" # nil until the first step
+---@field wakeups? integer # the loop's callbacks into the driver (timer and descriptor)
+---@field timer_wakeups? integer
+---@field poll_wakeups? integer
 
 ---Neovim driver: keeps the scheduler moving from a libuv timer; coroutines run in the main loop.
 ---Nothing here blocks or yields.
