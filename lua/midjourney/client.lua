@@ -688,20 +688,16 @@ function Client:wait_all(list, opts)
   check_self(self, "wait_all")
   if type(list) ~= "table" then error("client:wait_all: argument 'ids' must be a list", 2) end
   opts = wait.options:check(opts, 2)
-  local items, seen, errs, nerr = {}, {}, {}, 0
+  -- argument types now (they raise); ids are normalised while the waits start, in chunks
   for i = 1, #list do
-    local sid, err = ids.arg("client:wait_all", list[i], "ids[" .. i .. "]")
-    if not sid then
-      errs[tostring(list[i])] = err
-      nerr = nerr + 1
-    elseif not seen[sid] then
-      seen[sid] = true
-      items[#items + 1] = { id = sid, first = task_mod.is_task(list[i]) and list[i] or nil }
+    local v = list[i]
+    local tv = type(v)
+    if tv ~= "string" and tv ~= "number" and not (tv == "table" and v.id ~= nil) then
+      ids.arg("client:wait_all", v, "ids[" .. i .. "]") -- raises with the usual message
     end
   end
-  local results, werrs = wait.wait_all(self, items, opts)
-  for id, e in pairs(werrs) do errs[id] = e; nerr = nerr + 1 end
-  return results, nerr > 0 and errs or nil
+  local results, errs = wait.wait_all(self, list, opts)
+  return results, next(errs) and errs or nil
 end
 
 -- ------------------------------------------------------------------ verbs

@@ -14,6 +14,8 @@ local options = require "midjourney.options"
 local poller = require "midjourney.poller"
 local retry = require "midjourney.retry"
 local scheduler = require "midjourney.scheduler"
+local ids = require "midjourney.ids"
+local task_mod = require "midjourney.task"
 local transport = require "midjourney.transport"
 
 local M = {}
@@ -199,8 +201,27 @@ function M.wait(client, sid, first, opts)
   end
 end
 
+-- The distinct ids of `list` as {id =, first =} items (an id the API never issues goes to
+-- `errs`, under the text given); every 1,024 ids the coroutine lets a host step go by.
+local function normalise(list, sched, errs)
+  local items, seen = {}, {}
+  for i = 1, #list do
+    if i % 1024 == 0 then sched:sleep(0) end
+    local v = list[i]
+    local sid, err = ids.arg("client:wait_all", v, "ids[" .. i .. "]")
+    if not sid then
+      errs[tostring(v)] = err
+    elseif not seen[sid] then
+      seen[sid] = true
+      items[#items + 1] = { id = sid, first = task_mod.is_task(v) and v or nil }
+    end
+  end
+  return items
+end
+
 -- wait_all without coalescing: one coroutine per id, each polling on its own.
-local function wait_each(client, items, opts, sched, results, errs)
+local function wait_each(client, list, opts, sched, results, errs)
+  local items = normalise(list, sched, errs)
   local handles = {}
   for i, item in ipairs(items) do
     handles[i] = sched:spawn(M.wait, client, item.id, item.first, opts)
@@ -223,7 +244,8 @@ end
 -- wait_all with coalescing: every id is a plain record watched by one shared poller, and
 -- this one coroutine is resumed only when some task changed, ended, or the deadline came
 -- (no coroutine per id: ten thousand waits cost ten thousand small tables).
-local function wait_records(client, items, opts, sched, results, errs)
+local function wait_records(client, list, opts, sched, results, errs)
+  local items = normalise(list, sched, errs)
   local o = M.settings(opts)
   o.deadline = now() + o.timeout
   local shared = poller.of(client, o.interval, o.batch)
@@ -295,21 +317,21 @@ end
 
 --- Waits for many ids with checked options (see `client:wait_all`). Blocks, or yields.
 -- @param client
--- @tparam table items `{ {id = sid, first = Task|nil}, ... }` (checked, distinct ids)
+-- @tparam table list ids or Tasks (types checked; ids are normalised here)
 -- @tparam table opts checked options
 -- @treturn table results by id
 -- @treturn table errors by id (possibly empty)
-function M.wait_all(client, items, opts)
+function M.wait_all(client, list, opts)
   local results, errs = {}, {}
   local body = opts.coalesce == false and wait_each or wait_records
   local active = scheduler.active()
   if active:running() then
-    body(client, items, opts, active, results, errs)
+    body(client, list, opts, active, results, errs)
   else
     -- plain code: the waits run on a private scheduler, so no other coroutine of the
     -- host runs inside this blocking call
     local private = scheduler.new()
-    local ok, e = pcall(private.run, private, body, client, items, opts, private, results, errs)
+    local ok, e = pcall(private.run, private, body, client, list, opts, private, results, errs)
     private:close()
     if not ok then error(e, 0) end
   end
