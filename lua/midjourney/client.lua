@@ -475,8 +475,37 @@ end
 -- @treturn[2] nil
 -- @treturn[2] table error
 -- @raise on a wrong argument type or an unknown option
+local str_find = string.find
+
+-- The poll path: a fetch with no options shares one request description per client (the
+-- spec and everything but the URL), so a poll builds two small tables, not four.
+-- (kept beside the client, weakly, not in it: the spec holds the Authorization header)
+local fetch_req_mt = {}
+local fetch_bases = setmetatable({}, { __mode = "k" })
+local function fast_fetch(self, sid)
+  local base = fetch_bases[self]
+  if not base then
+    local timeout = self.timeout
+    local task_path = self.prefix .. "/mj/task/"
+    base = {
+      class = "read", interpret = responses.fetch, timeout = timeout, deadline = self.deadline,
+      limit = string.format("max_body = %d bytes", self.max_body), prefix = self.base_url .. task_path,
+      path = task_path,
+      spec = transport.api_spec(self, "GET", task_path, nil, false, timeout),
+    }
+    base.__index = base
+    fetch_bases[self] = setmetatable(base, fetch_req_mt)
+  end
+  local what = self.log and (base.path .. sid .. "/fetch") or nil -- for the log only
+  return transport.exchange(self, setmetatable({ url = base.prefix .. sid .. "/fetch", what = what }, base))
+end
+
 function Client:fetch(id, opts)
   check_self(self, "fetch")
+  if opts == nil and self._key and type(id) == "string" and #id <= ids.MAX and id ~= ""
+    and not str_find(id, "[^%w_%-]") then
+    return fast_fetch(self, id)
+  end
   local sid, err = ids.arg("client:fetch", id, "id")
   if not sid then return nil, err end
   return call(self, "read", "GET", "/mj/task/" .. ids.path_segment(sid) .. "/fetch", nil, responses.fetch,

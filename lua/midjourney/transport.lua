@@ -65,10 +65,12 @@ end
 --   `timeout` (per attempt), `deadline` (seconds for the whole operation),
 --   `limit` (a description of the size limit, for messages), `cleanup()` (called
 --   after every failed attempt), `what` (for the log: method and path), `partial_ok`
---   (a body cut at `max_body` is handed to the interpreter instead of failing)
+--   (a body cut at `max_body` is handed to the interpreter instead of failing), `url`
+--   (set into the spec before each attempt: lets calls share one spec table)
 -- @return the interpreter's `value, extra`, or `nil, err`
 function M.exchange(client, req)
   local spec = req.spec
+  local url = req.url
   local deadline = now() + req.deadline
   local policy = client.policy
   local attempt, last_err = 0, nil
@@ -78,8 +80,12 @@ function M.exchange(client, req)
     if left <= 0 then
       return nil, last_err or errors.new { kind = "timeout", message = "operation deadline passed" }
     end
-    spec.timeout = math.min(req.timeout, left)
-    spec.connect_timeout = math.min(client.connect_timeout, left)
+    local timeout, ct = req.timeout, client.connect_timeout
+    spec.timeout = timeout < left and timeout or left
+    spec.connect_timeout = ct < left and ct or left
+    -- (a spec shared by concurrent calls gets this call's URL right before the request,
+    -- which reads it at once: no other call runs in between)
+    if url then spec.url = url end
     local rec = scheduler.request(spec)
     local log = client.log
     if log then -- (the poll path builds no log table when logging is off)
