@@ -63,6 +63,7 @@ build = {
          incdirs = { "$(CURL_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)" },
       },
+      ["midjourney.attachments"] = "lua/midjourney/attachments.lua",
       ["midjourney.batch"] = "lua/midjourney/batch.lua",
       ["midjourney.buttons"] = "lua/midjourney/buttons.lua",
       ["midjourney.cli.args"] = "lua/midjourney/cli/args.lua",

@@ -466,15 +466,6 @@ end
 
 -- ------------------------------------------------------------------ reads
 
---- Fetch one task (`GET /mj/task/{id}/fetch`). Blocks, or yields.
--- An unknown id gives kind `"not_found"` whatever shape the server used
--- (HTTP 400 task_no_found, 404, 204, an empty or `null` body on a 2xx/4xx answer).
--- @tparam string|number|Task id a task id or a task
--- @tparam[opt] table opts library options: `timeout`, `deadline`
--- @treturn[1] Task
--- @treturn[2] nil
--- @treturn[2] table error
--- @raise on a wrong argument type or an unknown option
 local str_find = string.find
 
 -- The poll path: a fetch with no options shares one request description per client (the
@@ -500,6 +491,15 @@ local function fast_fetch(self, sid)
   return transport.exchange(self, setmetatable({ url = base.prefix .. sid .. "/fetch", what = what }, base))
 end
 
+--- Fetch one task (`GET /mj/task/{id}/fetch`). Blocks, or yields.
+-- An unknown id gives kind `"not_found"` whatever shape the server used
+-- (HTTP 400 task_no_found, 404, 204, an empty or `null` body on a 2xx/4xx answer).
+-- @tparam string|number|Task id a task id or a task
+-- @tparam[opt] table opts library options: `timeout`, `deadline`
+-- @treturn[1] Task
+-- @treturn[2] nil
+-- @treturn[2] table error
+-- @raise on a wrong argument type or an unknown option
 function Client:fetch(id, opts)
   check_self(self, "fetch")
   if opts == nil and self._key and type(id) == "string" and #id <= ids.MAX and id ~= ""

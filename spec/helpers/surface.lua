@@ -19,7 +19,8 @@ M.public = {
 -- The internal modules: layers under the client, the mj command, the simulator's internals,
 -- :checkhealth. They have no page in the reference and no definition file.
 M.internal = {
-  "midjourney.buttons", "midjourney.customid", "midjourney.download", "midjourney.health",
+  "midjourney.attachments", "midjourney.buttons", "midjourney.customid", "midjourney.download",
+  "midjourney.health",
   "midjourney.ids", "midjourney.log", "midjourney.options", "midjourney.poller",
   "midjourney.responses", "midjourney.retry", "midjourney.transport", "midjourney.validate",
   "midjourney.verbs", "midjourney.wait",

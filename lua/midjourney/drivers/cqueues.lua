@@ -27,15 +27,14 @@
 
 local cqueues = require "cqueues"
 local condition = require "cqueues.condition"
+local attachments = require "midjourney.attachments"
 local scheduler = require "midjourney.scheduler"
 
 local M = {}
 
 local unpack = table.unpack or unpack
 
-local attached = setmetatable({}, { __mode = "k" }) -- scheduler -> attachment
-local hooked = setmetatable({}, { __mode = "k" })   -- scheduler -> true once on_work is registered
-local last                                          -- the default scheduler's latest attachment
+local registry = attachments.new() -- one attachment per scheduler
 
 local TICK = 0.01 -- seconds between steps where the scheduler has no descriptor
 local OPTION_NAMES = { "scheduler", "on_error" } -- the options of attach
@@ -101,7 +100,7 @@ end
 function Attachment:detach()
   if self.closed then return end
   self.closed = true
-  if attached[self.s] == self then attached[self.s] = nil end
+  registry:remove(self.s, self)
   self.work:signal()
   self.stepped:signal()
 end
@@ -132,7 +131,7 @@ function M.attach(cq, opts)
     end
   end
   local s = opts.scheduler or scheduler.default()
-  local a = attached[s]
+  local a = registry:get(s)
   if a then
     if a.cq ~= cq then error("attach: the scheduler is attached to another controller (detach it first)", 2) end
     return a
@@ -143,27 +142,17 @@ function M.attach(cq, opts)
     running = false, closed = false,
     stats = { wakeups = 0, ticks = 0, starts = 0, stops = 0, errors = 0 },
   }, Attachment)
-  attached[s] = a
-  if s == scheduler.default() then last = a end
-  if not hooked[s] then
-    hooked[s] = true
-    s:on_work(function()
-      local cur = attached[s]
-      if cur then cur:kick() end
-    end)
-  end
-  if s:busy() then a:kick() end
-  return a
+  return registry:add(s, a)
 end
 
 --- The default scheduler's attachment, or nil. Neither blocks nor yields.
 function M.attachment()
-  return attached[scheduler.default()]
+  return registry:get()
 end
 
 --- Detaches the default scheduler's attachment. Neither blocks nor yields.
 function M.detach()
-  local a = attached[scheduler.default()]
+  local a = registry:get()
   if a then a:detach() end
 end
 
@@ -171,9 +160,7 @@ end
 -- detach), or `{ attached = false }`. Neither blocks nor yields.
 -- @treturn table
 function M.status()
-  local a = attached[scheduler.default()] or last
-  if not a then return { attached = false } end
-  return a:status()
+  return registry:status()
 end
 
 local function finished(h)
@@ -194,7 +181,7 @@ function M.call(fn, ...)
   if not cq or not inside then
     error("call: not inside a cqueues coroutine (use mj.run in plain code)", 2)
   end
-  local a = attached[scheduler.default()] or M.attach(cq)
+  local a = registry:get() or M.attach(cq)
   local h = a.s:spawn(fn, ...)
   a:kick()
   while not finished(h) do

@@ -22,15 +22,14 @@
 -- loop's wakeups (timer and descriptor callbacks) and steps.
 -- @module midjourney.drivers.luv
 
+local attachments = require "midjourney.attachments"
 local scheduler = require "midjourney.scheduler"
 
 local M = {}
 
 local unpack = table.unpack or unpack
 
-local pumps = setmetatable({}, { __mode = "k" })   -- scheduler -> its attachment
-local hooked = setmetatable({}, { __mode = "k" })  -- scheduler -> true once on_work is registered
-local last -- the default scheduler's latest attachment, for status() after a detach
+local registry = attachments.new() -- one attachment per scheduler
 
 local OPTION_NAMES = { "mode", "interval", "max_idle_wait", "defer", "on_step", "on_error", "scheduler" }
 
@@ -305,7 +304,7 @@ function Attachment:detach()
   self.timer = nil
   drop_poll(self)
   self.active = false
-  if pumps[self.s] == self then pumps[self.s] = nil end
+  registry:remove(self.s, self)
 end
 
 -- ---------------------------------------------------------------- module functions
@@ -330,32 +329,21 @@ function M.attach(uv, opts)
     error("attach: uv must be the luv module", 2)
   end
   local s = opts.scheduler or scheduler.default()
-  local p = pumps[s]
+  local p = registry:get(s)
   if p then return p end
   local cfg = {}
   for k, v in pairs(opts) do cfg[k] = v end
-  p = new_pump(uv, s, cfg)
-  pumps[s] = p
-  if s == scheduler.default() then last = p end
-  if not hooked[s] then
-    hooked[s] = true
-    s:on_work(function()
-      local cur = pumps[s]
-      if cur then cur:kick() end
-    end)
-  end
-  if s:busy() then p:kick() end
-  return p
+  return registry:add(s, new_pump(uv, s, cfg))
 end
 
 --- The attachment of the default scheduler, or nil. Neither blocks nor yields.
 function M.attachment()
-  return pumps[scheduler.default()]
+  return registry:get()
 end
 
 --- Detaches the default scheduler's attachment (see `attach`). Neither blocks nor yields.
 function M.detach()
-  local p = pumps[scheduler.default()]
+  local p = registry:get()
   if p then p:detach() end
 end
 
@@ -364,9 +352,7 @@ end
 -- Neither blocks nor yields.
 -- @treturn table
 function M.status()
-  local p = pumps[scheduler.default()] or last
-  if not p then return { attached = false } end
-  return p:status()
+  return registry:status()
 end
 
 local function finished(h)
@@ -386,7 +372,7 @@ end
 function M.run(fn, ...)
   if type(fn) ~= "function" then error("run: fn must be a function", 2) end
   local s = scheduler.default()
-  local p = pumps[s]
+  local p = registry:get(s)
   local mine = false
   local failure
   if not p then
