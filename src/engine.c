@@ -42,7 +42,9 @@
 #define MAX_SECONDS 86400.0         /* durations (timeouts, step's wait) are clamped to one day */
 #define MAX_LONG 2147483647.0       /* counts and rates fit a long everywhere (32 bits on some ABIs) */
 #define MAX_SIZE 9007199254740992.0 /* byte limits: 2^53, exact in a double, fits a size_t on 64 bits */
-#define EASY_POOL_MAX 64
+#define EASY_POOL_MAX 64            /* idle transfers (with their configured easy handles) kept per engine */
+#define EASY_REUSES 32  /* a pooled easy handle is reset after this many transfers (see transfer_release) */
+#define BODY_KEEP 65536 /* a pooled transfer keeps a body buffer up to this size */
 #define EVENTS_MAX 64
 #define HV_MAX 2048 /* longest header value kept (longer ones are cut) */
 
@@ -63,8 +65,17 @@ enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOC
 static const char *const hv_fields[HV_COUNT] = {"content_type", "retry_after", "retry_after_ms", "request_id",
                                                 "location"};
 
+/* What a pooled easy handle is set to beyond its base configuration (easy_base), so the next
+ * request sets only the options that differ. Options that only curl_easy_reset takes back
+ * (ca_file, ca_path, HEAD, PUT, DELETE) mark the handle dirty: it is reset before reuse. */
+enum { M_GET, M_POST, M_OTHER };
+typedef struct easy_state {
+  long timeout_ms, connect_ms, low_speed_limit, low_speed_time;
+  int method, follow, fresh, bigbuf, verify, dirty;
+} easy_state;
+
 typedef struct transfer {
-  CURL *easy;
+  CURL *easy; /* configured by easy_base; the transfer and its handle are pooled together */
   lua_Integer id;
   struct curl_slist *headers;
   buffer body;
@@ -75,6 +86,8 @@ typedef struct transfer {
   const char *too_large; /* NULL, or the limit the response went over (the record's `limit`) */
   CURLcode result;
   char *hv[HV_COUNT]; /* the values of the headers we keep, from the last response; NULL: absent */
+  easy_state cur;
+  int uses; /* transfers since the handle was last reset */
   char errbuf[CURL_ERROR_SIZE];
   struct transfer *done_prev, *done_next; /* the done list: finished, record not handed out yet */
 } transfer;
@@ -86,7 +99,7 @@ typedef struct engine {
   lua_Integer count; /* transfers whose record was not handed out yet (in flight or done) */
   transfer *done_head, *done_tail;
   lua_Integer ndone;
-  CURL *pool[EASY_POOL_MAX];
+  struct transfer *pool[EASY_POOL_MAX]; /* idle transfers, ready for the next request */
   int pooled;
   int closed;
   int delivering;  /* inside the protected call that builds the records of a step */
@@ -293,6 +306,33 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
+/* ---------- the base configuration of an easy handle (no Lua) ---------- */
+
+/* The options every request shares, set once per handle (and again after a reset). */
+static void easy_base(transfer *t) {
+  CURL *h = t->easy;
+  curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L); /* only used with CURLOPT_FOLLOWLOCATION */
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  memset(&t->cur, 0, sizeof t->cur); /* libcurl's defaults: GET, no timeouts, no redirects, ... */
+  t->cur.verify = 1;                 /* ... and peer and host verification */
+  t->uses = 0;
+}
+
 /* ---------- the id -> transfer map and the done list ---------- */
 
 static size_t slot_of(lua_Integer id, size_t mask) MJ_WRAPS;
@@ -368,23 +408,49 @@ static void done_unlink(engine *e, transfer *t) {
   e->ndone--;
 }
 
-/* Frees a transfer's resources; the map and the done list are the caller's business. */
-static void transfer_destroy(engine *e, transfer *t) {
-  if (t->easy) {
-    if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
-    if (!e->closed && e->pooled < EASY_POOL_MAX) {
-      curl_easy_reset(t->easy);
-      e->pool[e->pooled++] = t->easy;
-    } else {
-      curl_easy_cleanup(t->easy);
-    }
-  }
-  curl_slist_free_all(t->headers);
-  forget_values(t);
+static void transfer_destroy(transfer *t) {
+  if (t->easy) curl_easy_cleanup(t->easy);
   free(t->body.data);
-  if (t->file) fclose(t->file);
-  free(t->file_path);
   free(t);
+}
+
+/* Frees a transfer's per-request resources and pools it with its easy handle, or destroys it;
+ * the map and the done list are the caller's business. A pooled handle keeps its options: the
+ * next request changes only what differs (configure_easy). It is reset (and configured again)
+ * after a request that set an option only a reset takes back, after a failed transfer, and
+ * every EASY_REUSES transfers, so no libcurl state outlives a few dozen transfers (libcurl
+ * counts its silent re-sends on dead connections per handle, and only a reset clears that). */
+static void transfer_release(engine *e, transfer *t) {
+  /* a cancelled transfer (not finished) was cut off by libcurl: reset its handle too */
+  int reset = t->cur.dirty || !t->finished || t->result != CURLE_OK || ++t->uses >= EASY_REUSES;
+  if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  forget_values(t);
+  if (t->file) fclose(t->file);
+  t->file = NULL;
+  free(t->file_path);
+  t->file_path = NULL;
+  if (e->closed || e->pooled >= EASY_POOL_MAX) {
+    transfer_destroy(t);
+    return;
+  }
+  if (t->body.cap > BODY_KEEP) {
+    free(t->body.data);
+    t->body.data = NULL;
+    t->body.cap = 0;
+  }
+  t->body.len = 0;
+  t->header_bytes = 0;
+  t->file_failed = t->headers_done = t->finished = 0;
+  t->too_large = NULL;
+  t->done_prev = t->done_next = NULL;
+  if (reset) {
+    curl_easy_reset(t->easy);
+    easy_base(t);
+  }
+  t->result = CURLE_OK;
+  e->pool[e->pooled++] = t;
 }
 
 /* A transfer leaves the engine: cancelled, or its record handed out. */
@@ -392,7 +458,7 @@ static void transfer_free(engine *e, transfer *t) {
   if (t->finished) done_unlink(e, t);
   map_remove(e, t);
   e->count--;
-  transfer_destroy(e, t);
+  transfer_release(e, t);
 }
 
 static void engine_cleanup(engine *e) {
@@ -401,13 +467,13 @@ static void engine_cleanup(engine *e) {
   if (e->closed) return;
   e->closed = 1;
   for (i = 0; i < e->nslots; i++)
-    if (e->slots[i]) transfer_destroy(e, e->slots[i]);
+    if (e->slots[i]) transfer_release(e, e->slots[i]);
   free(e->slots);
   e->slots = NULL;
   e->nslots = 0;
   e->count = e->ndone = 0;
   e->done_head = e->done_tail = NULL;
-  for (k = 0; k < e->pooled; k++) curl_easy_cleanup(e->pool[k]);
+  for (k = 0; k < e->pooled; k++) transfer_destroy(e->pool[k]);
   e->pooled = 0;
   if (e->multi) curl_multi_cleanup(e->multi); /* may still call on_socket: close the descriptor after */
   e->multi = NULL;
@@ -570,18 +636,28 @@ static void read_request(lua_State *L, int spec, request_opts *o) {
 
 /* ---------- creating the transfer and configuring its easy handle (no Lua) ---------- */
 
-static CURL *take_easy(engine *e) {
+/* An idle transfer from the pool, or a new one with a configured easy handle; NULL when out of memory. */
+static transfer *transfer_take(engine *e) {
+  transfer *t;
   if (e->pooled > 0) return e->pool[--e->pooled];
-  return curl_easy_init();
+  t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->easy = curl_easy_init();
+  if (!t->easy) {
+    free(t);
+    return NULL;
+  }
+  easy_base(t);
+  return t;
 }
 
-/* A zeroed transfer with a fresh id, in the map, owning o->headers; NULL when out of memory
+/* A transfer with a fresh id, in the map, owning o->headers; NULL when out of memory
  * (o->headers is then still the caller's). */
 static transfer *transfer_new(engine *e, request_opts *o) {
-  transfer *t = calloc(1, sizeof *t);
-  if (!t || !map_reserve(e) || (o->file && !(t->file_path = strdup(o->file))) || !(t->easy = take_easy(e))) {
-    if (t) free(t->file_path);
-    free(t);
+  transfer *t;
+  if (!map_reserve(e) || !(t = transfer_take(e))) return NULL;
+  if (o->file && !(t->file_path = strdup(o->file))) {
+    e->pool[e->pooled++] = t; /* taken from the pool or new: either way there is room */
     return NULL;
   }
   t->id = next_id();
@@ -590,6 +666,7 @@ static transfer *transfer_new(engine *e, request_opts *o) {
   /* both limits are clamped to 2^53 by read_request, so the conversions are exact */
   t->max_body = (size_t)o->max_body;
   t->max_header = (size_t)o->max_header;
+  t->errbuf[0] = '\0';
   map_insert(e->slots, e->nslots, t);
   e->count++;
   return t;
@@ -600,57 +677,86 @@ static long ms_of(double seconds) {
   return (long)(seconds * 1000.0 + 0.5);
 }
 
+/* Takes back what a POST left on the handle: its body and the method. */
+static void undo_post(CURL *h) {
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL); /* frees the copied body (and selects POST) */
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+}
+
+/* Sets the request's options on the handle, changing only those that differ from what the
+ * previous request on this handle left (t->cur): every option is still decided per request. */
 static void configure_easy(transfer *t, const request_opts *o) {
   CURL *h = t->easy;
+  easy_state *c = &t->cur;
+  long timeout_ms = o->timeout > 0 ? ms_of(o->timeout) : 0;
+  long connect_ms = o->connect_timeout > 0 ? ms_of(o->connect_timeout) : 0;
+  long lsl = 0, lst = 0;
+  int method = strcmp(o->method, "GET") == 0 ? M_GET : strcmp(o->method, "POST") == 0 ? M_POST : M_OTHER;
+  int bigbuf = o->file != NULL;
   curl_easy_setopt(h, CURLOPT_URL, o->url);
-  curl_easy_setopt(h, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
-  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-  if (o->follow) {
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  if (o->follow != c->follow) { /* MAXREDIRS is part of the base configuration */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
+    c->follow = o->follow;
   }
   /* A request that must never be sent twice: libcurl silently re-sends a request whose reused
    * keep-alive connection turned out dead; a fresh connection cannot be "dead on reuse". */
-  if (o->fresh) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-  /* downloads: big reads mean fewer callbacks and write calls (curl's own tool does this) */
-  if (o->file) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
-  if (o->timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms_of(o->timeout));
-  if (o->connect_timeout > 0) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms_of(o->connect_timeout));
-  if (o->low_speed_limit > 0 && o->low_speed_time > 0) {
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->low_speed_time < 1 ? 1 : o->low_speed_time));
+  if (o->fresh != c->fresh) {
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, o->fresh ? 1L : 0L);
+    c->fresh = o->fresh;
   }
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->verify ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->verify ? 2L : 0L);
-  if (o->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-  if (o->ca_path) curl_easy_setopt(h, CURLOPT_CAPATH, o->ca_path);
-  if (strcmp(o->method, "POST") == 0) {
+  /* downloads: big reads mean fewer callbacks and write calls (curl's own tool does this) */
+  if (bigbuf != c->bigbuf &&
+      curl_easy_setopt(h, CURLOPT_BUFFERSIZE, bigbuf ? 256L * 1024L : (long)CURL_MAX_WRITE_SIZE) == CURLE_OK)
+    c->bigbuf = bigbuf;
+  if (timeout_ms != c->timeout_ms) {
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    c->timeout_ms = timeout_ms;
+  }
+  if (connect_ms != c->connect_ms) {
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms); /* 0: libcurl's default */
+    c->connect_ms = connect_ms;
+  }
+  if (o->low_speed_limit > 0 && o->low_speed_time > 0) {
+    lsl = (long)o->low_speed_limit;
+    lst = (long)(o->low_speed_time < 1 ? 1 : o->low_speed_time);
+  }
+  if (lsl != c->low_speed_limit || lst != c->low_speed_time) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, lsl);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, lst);
+    c->low_speed_limit = lsl;
+    c->low_speed_time = lst;
+  }
+  if (o->verify != c->verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->verify ? 2L : 0L);
+    c->verify = o->verify;
+  }
+  if (o->ca_file) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+    c->dirty = 1;
+  }
+  if (o->ca_path) {
+    curl_easy_setopt(h, CURLOPT_CAPATH, o->ca_path);
+    c->dirty = 1;
+  }
+  if (c->method == M_POST && method != M_POST) undo_post(h);
+  c->method = method;
+  if (method == M_POST) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
-  } else if (strcmp(o->method, "HEAD") == 0) {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(o->method, "GET") != 0) {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
-    if (o->body) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-      curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body);
+  } else if (method == M_OTHER) {
+    c->dirty = 1;
+    if (strcmp(o->method, "HEAD") == 0) {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
+      if (o->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body);
+      }
     }
   }
 }
