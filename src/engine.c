@@ -44,6 +44,7 @@
 #define MAX_SIZE 9007199254740992.0 /* byte limits: 2^53, exact in a double, fits a size_t on 64 bits */
 #define EASY_POOL_MAX 64            /* idle transfers (with their configured easy handles) kept per engine */
 #define EASY_REUSES 32  /* a pooled easy handle is reset after this many transfers (see transfer_release) */
+#define HCACHE_MAX 8    /* header lists kept per engine */
 #define BODY_KEEP 65536 /* a pooled transfer keeps a body buffer up to this size */
 #define EVENTS_MAX 64
 #define HV_MAX 2048 /* longest header value kept (longer ones are cut) */
@@ -65,6 +66,26 @@ enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOC
 static const char *const hv_fields[HV_COUNT] = {"content_type", "retry_after", "retry_after_ms", "request_id",
                                                 "location"};
 
+/* A header list as libcurl gets it: a request's lines, then Accept-Encoding (unless the request
+ * has its own) and "Expect:" for POST and PUT. The engine keeps the lists of the last few
+ * distinct header tables (a client sends the same few every time), so a request whose lines
+ * equal a cached list's shares it instead of building one; the transfers using a list hold a
+ * reference, and the last one frees it. No Lua value is kept: `hint` is only compared. */
+typedef struct hlist {
+  struct curl_slist *list;
+  size_t n;         /* lines that came from the request's table */
+  int expect;       /* ends with "Expect:" */
+  int refs;         /* transfers using it, + 1 while in the engine's cache */
+  const void *hint; /* lua_topointer of the table it last matched */
+} hlist;
+
+static void hlist_release(hlist *h) {
+  if (h && --h->refs == 0) {
+    curl_slist_free_all(h->list);
+    free(h);
+  }
+}
+
 /* What a pooled easy handle is set to beyond its base configuration (easy_base), so the next
  * request sets only the options that differ. Options that only curl_easy_reset takes back
  * (ca_file, ca_path, HEAD, PUT, DELETE) mark the handle dirty: it is reset before reuse. */
@@ -77,7 +98,7 @@ typedef struct easy_state {
 typedef struct transfer {
   CURL *easy; /* configured by easy_base; the transfer and its handle are pooled together */
   lua_Integer id;
-  struct curl_slist *headers;
+  hlist *hl; /* the request's header list (a reference) */
   buffer body;
   size_t max_body, max_header, header_bytes;
   FILE *file;
@@ -101,6 +122,9 @@ typedef struct engine {
   lua_Integer ndone;
   struct transfer *pool[EASY_POOL_MAX]; /* idle transfers, ready for the next request */
   int pooled;
+  hlist *hcache[HCACHE_MAX]; /* header lists of recent requests, each holding a reference */
+  int hnext;                 /* the cache slot to replace next */
+  char accept_encoding[64];  /* "Accept-Encoding: " and what this libcurl decodes */
   int closed;
   int delivering;  /* inside the protected call that builds the records of a step */
   int evfd;        /* epoll/kqueue descriptor; -1: this engine drives libcurl with poll + perform */
@@ -424,8 +448,8 @@ static void transfer_release(engine *e, transfer *t) {
   /* a cancelled transfer (not finished) was cut off by libcurl: reset its handle too */
   int reset = t->cur.dirty || !t->finished || t->result != CURLE_OK || ++t->uses >= EASY_REUSES;
   if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
-  curl_slist_free_all(t->headers);
-  t->headers = NULL;
+  hlist_release(t->hl);
+  t->hl = NULL;
   forget_values(t);
   if (t->file) fclose(t->file);
   t->file = NULL;
@@ -475,6 +499,10 @@ static void engine_cleanup(engine *e) {
   e->done_head = e->done_tail = NULL;
   for (k = 0; k < e->pooled; k++) transfer_destroy(e->pool[k]);
   e->pooled = 0;
+  for (k = 0; k < HCACHE_MAX; k++) {
+    hlist_release(e->hcache[k]);
+    e->hcache[k] = NULL;
+  }
   if (e->multi) curl_multi_cleanup(e->multi); /* may still call on_socket: close the descriptor after */
   e->multi = NULL;
   if (e->evfd >= 0) close(e->evfd);
@@ -500,8 +528,8 @@ typedef struct request_opts {
   const char *method, *url, *body, *file, *ca_file, *ca_path;
   size_t body_len;
   double timeout, connect_timeout, low_speed_limit, low_speed_time, max_body, max_header;
-  int follow, verify, fresh, has_headers;
-  struct curl_slist *headers; /* built last; the caller owns it once read_request returns */
+  int follow, verify, fresh, has_headers, expect;
+  hlist *hl; /* found or built last; the caller owns a reference once read_request returns */
 } request_opts;
 
 /* The value on top of the stack, for field `key` of a `what` table ("request", "engine"). */
@@ -534,32 +562,87 @@ static int valid_header(const char *s, size_t n) {
   return memchr(s, ':', n) != NULL || (n > 0 && s[n - 1] == ';');
 }
 
-/* Collects the header list from the array on top; raises on a bad value (after freeing what it built). */
-static struct curl_slist *read_headers(lua_State *L, int is_post) {
-  struct curl_slist *list = NULL, *next;
-  size_t i, n = mj_rawlen(L, -1);
+/* Whether the request's lines at table index `tbl` are h's lines. */
+static int hlist_equal(lua_State *L, int tbl, size_t n, int expect, const hlist *h) {
+  const struct curl_slist *node = h->list;
+  size_t i;
+  if (h->n != n || h->expect != expect) return 0;
+  for (i = 1; i <= n; i++, node = node->next) {
+    size_t len = 0;
+    const char *v;
+    int same;
+    lua_rawgeti(L, tbl, (int)i);
+    v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    same = v && strlen(node->data) == len && memcmp(node->data, v, len) == 0;
+    lua_pop(L, 1);
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+static int names_accept_encoding(const char *s, size_t n) {
+  return n >= 16 && strncasecmp(s, "Accept-Encoding", 15) == 0 && (s[15] == ':' || s[15] == ';');
+}
+
+/* Appends to *list; on failure frees the list and raises. */
+static void append_line(lua_State *L, struct curl_slist **list, const char *line) {
+  struct curl_slist *next = curl_slist_append(*list, line);
+  if (!next) {
+    curl_slist_free_all(*list);
+    *list = NULL;
+    luaL_error(L, "request: out of memory");
+  }
+  *list = next;
+}
+
+/* The header list of a request whose lines are at table index `tbl` (0: none), with a reference
+ * for the caller: a cached one with the same lines, or a new one that replaces the oldest cache
+ * entry. Raises on a bad line or out of memory, holding nothing then. */
+static hlist *header_list(lua_State *L, engine *e, int tbl, int expect) {
+  size_t i, n = tbl ? mj_rawlen(L, tbl) : 0;
+  const void *hint = tbl ? lua_topointer(L, tbl) : NULL;
+  struct curl_slist *list = NULL;
+  int k, has_ae = 0;
+  hlist *h;
+  for (k = 0; k < HCACHE_MAX; k++) {
+    h = e->hcache[k];
+    if (h && (h->hint == hint || h->n == n) && hlist_equal(L, tbl, n, expect, h)) {
+      h->hint = hint;
+      h->refs++;
+      return h;
+    }
+  }
   for (i = 1; i <= n; i++) {
     size_t len;
-    const char *h;
-    lua_rawgeti(L, -1, (int)i);
-    h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    if (!h || !valid_header(h, len)) {
+    const char *v;
+    lua_rawgeti(L, tbl, (int)i);
+    v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!v || !valid_header(v, len)) {
       curl_slist_free_all(list);
       luaL_error(L, "request: headers[%d] must be a 'Name: value' string without CR, LF or NUL", (int)i);
     }
-    next = curl_slist_append(list, h);
+    has_ae = has_ae || names_accept_encoding(v, len);
+    append_line(L, &list, v);
     lua_pop(L, 1);
-    if (!next) {
-      curl_slist_free_all(list);
-      luaL_error(L, "request: out of memory");
-    }
-    list = next;
   }
-  if (is_post) { /* never wait for "100 Continue" */
-    next = curl_slist_append(list, "Expect:");
-    if (next) list = next;
+  /* what libcurl would add for CURLOPT_ACCEPT_ENCODING "" (it then skips building its own line) */
+  if (!has_ae) append_line(L, &list, e->accept_encoding);
+  if (expect) append_line(L, &list, "Expect:"); /* never wait for "100 Continue" */
+  h = calloc(1, sizeof *h);
+  if (!h) {
+    curl_slist_free_all(list);
+    luaL_error(L, "request: out of memory");
   }
-  return list;
+  h->list = list;
+  h->n = n;
+  h->expect = expect;
+  h->hint = hint;
+  h->refs = 2; /* the cache's and the caller's */
+  k = e->hnext;
+  e->hnext = (k + 1) % HCACHE_MAX;
+  hlist_release(e->hcache[k]);
+  e->hcache[k] = h;
+  return h;
 }
 
 #define KEY_IS(lit) (len == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
@@ -606,7 +689,7 @@ static int read_field(lua_State *L, request_opts *o, const char *k, size_t len) 
 }
 
 /* One pass over the table (a request usually sets a handful of its 16 fields). */
-static void read_request(lua_State *L, int spec, request_opts *o) {
+static void read_request(lua_State *L, engine *e, int spec, request_opts *o) {
   luaL_checktype(L, spec, LUA_TTABLE);
   memset(o, 0, sizeof *o);
   o->method = "GET";
@@ -625,12 +708,13 @@ static void read_request(lua_State *L, int spec, request_opts *o) {
   if (strcmp(o->method, "GET") && strcmp(o->method, "POST") && strcmp(o->method, "HEAD") &&
       strcmp(o->method, "PUT") && strcmp(o->method, "DELETE"))
     luaL_error(L, "request: unsupported method '%s'", o->method);
+  o->expect = strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0;
   if (o->has_headers) {
     lua_getfield(L, spec, "headers");
-    o->headers = read_headers(L, strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0);
+    o->hl = header_list(L, e, lua_gettop(L), o->expect);
     lua_pop(L, 1);
-  } else if (strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0) {
-    o->headers = curl_slist_append(NULL, "Expect:"); /* never wait for "100 Continue" */
+  } else {
+    o->hl = header_list(L, e, 0, o->expect);
   }
 }
 
@@ -651,8 +735,8 @@ static transfer *transfer_take(engine *e) {
   return t;
 }
 
-/* A transfer with a fresh id, in the map, owning o->headers; NULL when out of memory
- * (o->headers is then still the caller's). */
+/* A transfer with a fresh id, in the map, owning o->hl; NULL when out of memory
+ * (o->hl is then still the caller's). */
 static transfer *transfer_new(engine *e, request_opts *o) {
   transfer *t;
   if (!map_reserve(e) || !(t = transfer_take(e))) return NULL;
@@ -661,8 +745,8 @@ static transfer *transfer_new(engine *e, request_opts *o) {
     return NULL;
   }
   t->id = next_id();
-  t->headers = o->headers;
-  o->headers = NULL;
+  t->hl = o->hl;
+  o->hl = NULL;
   /* both limits are clamped to 2^53 by read_request, so the conversions are exact */
   t->max_body = (size_t)o->max_body;
   t->max_header = (size_t)o->max_header;
@@ -695,7 +779,7 @@ static void configure_easy(transfer *t, const request_opts *o) {
   int method = strcmp(o->method, "GET") == 0 ? M_GET : strcmp(o->method, "POST") == 0 ? M_POST : M_OTHER;
   int bigbuf = o->file != NULL;
   curl_easy_setopt(h, CURLOPT_URL, o->url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->hl->list);
   if (o->follow != c->follow) { /* MAXREDIRS is part of the base configuration */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
     c->follow = o->follow;
@@ -945,16 +1029,16 @@ static int push_records(lua_State *L) {
 
 /* ---------- the Lua methods ---------- */
 
-/* e:request(spec) -> id. Three steps: read the table (may raise; allocates only the header list,
- * last), create the transfer (no Lua), configure its easy handle (no Lua). */
+/* e:request(spec) -> id. Three steps: read the table (may raise; takes a header list last),
+ * create the transfer (no Lua), configure its easy handle (no Lua). */
 static int engine_request(lua_State *L) {
   engine *e = check_engine(L);
   request_opts o;
   transfer *t;
-  read_request(L, 2, &o);
+  read_request(L, e, 2, &o);
   t = transfer_new(e, &o);
   if (!t) {
-    curl_slist_free_all(o.headers);
+    hlist_release(o.hl);
     return luaL_error(L, "request: out of memory");
   }
   configure_easy(t, &o);
@@ -1078,6 +1162,35 @@ static int engine_tostring(lua_State *L) {
   return 1;
 }
 
+/* The Accept-Encoding line libcurl builds for CURLOPT_ACCEPT_ENCODING "": every encoding this
+ * libcurl decodes, in its order. Sent as one of the request's lines, so libcurl does not format
+ * its own for every request; the handle keeps CURLOPT_ACCEPT_ENCODING "", which makes libcurl
+ * decode the answer. */
+static void accept_encoding_line(char *out, size_t size) {
+  static const struct {
+    int feature;
+    const char *name;
+  } enc[] = {
+    {CURL_VERSION_LIBZ, "deflate"},
+    {CURL_VERSION_LIBZ, "gzip"},
+#ifdef CURL_VERSION_BROTLI
+    {CURL_VERSION_BROTLI, "br"},
+#endif
+#ifdef CURL_VERSION_ZSTD
+    {CURL_VERSION_ZSTD, "zstd"},
+#endif
+  };
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  const char *sep = " ";
+  size_t i, len = (size_t)snprintf(out, size, "Accept-Encoding:");
+  for (i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+    if (!(v->features & enc[i].feature)) continue;
+    len += (size_t)snprintf(out + len, size - len, "%s%s", sep, enc[i].name);
+    sep = ", ";
+  }
+  if (*sep == ' ') snprintf(out + len, size - len, " identity"); /* libcurl's word for "none" */
+}
+
 /* core.engine([opts]) */
 static int engine_new(lua_State *L) {
   engine *e;
@@ -1102,6 +1215,7 @@ static int engine_new(lua_State *L) {
   e->closed = 1; /* until the multi handle exists, so a failed init is safe to collect */
   e->evfd = -1;
   e->deadline = -1.0;
+  accept_encoding_line(e->accept_encoding, sizeof e->accept_encoding);
   luaL_getmetatable(L, ENGINE_MT);
   lua_setmetatable(L, -2);
   e->multi = curl_multi_init();
