@@ -629,6 +629,8 @@ local function echo_server()
     local status, extra, body = "200 OK", "", "moved"
     if req.path == "/redirect" then
       status, extra = "302 Found", "Location: /final\r\n"
+    elseif req.path:match("/rel$") then
+      status, extra = "302 Found", "Location: next\r\n" -- relative to the request's path
     else
       local lines = { "method=" .. req.method, "path=" .. req.path, "conn=" .. c.n,
         "body=" .. #req.body .. ":" .. req.body }
@@ -788,6 +790,27 @@ describe("core.engine: a reused handle keeps nothing from the previous request",
     assert.are.equal(302, r.status)
     assert.are.equal("/final", r.location)
     assert.are.equal("moved", r.body)
+    r = exchange(e, srv, { url = srv.url .. "/redirect", follow = true })
+    assert.are.equal(200, r.status)
+    assert.are.equal("/final", field(r, "path"))
+  end)
+
+  it("the same URL again, then another: a relative redirect resolves against each request's own URL", function()
+    for _, dir in ipairs { "a", "b", "a" } do
+      for _ = 1, 3 do -- the second and third reuse the handle's parsed URL
+        local r = exchange(e, srv, { url = srv.url .. "/" .. dir .. "/rel", follow = true })
+        assert.are.equal(200, r.status)
+        assert.are.equal("/" .. dir .. "/next", field(r, "path"))
+      end
+      for _ = 1, 2 do
+        local r = exchange(e, srv, { url = srv.url .. "/" .. dir .. "/x?q=" .. dir })
+        assert.are.equal("/" .. dir .. "/x?q=" .. dir, field(r, "path"))
+      end
+    end
+    for _ = 1, 3 do
+      local r = exchange(e, srv, { url = srv.url .. "/same?k=v" })
+      assert.are.equal("/same?k=v", field(r, "path"))
+    end
   end)
 
   it("fresh_connect, then not", function()

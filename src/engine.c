@@ -108,6 +108,11 @@ typedef struct transfer {
   CURLcode result;
   char *hv[HV_COUNT]; /* the values of the headers we keep, from the last response; NULL: absent */
   easy_state cur;
+  char *last_url; /* the URL of the previous request on this handle */
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  CURLU *uh;  /* last_url parsed, once it was asked for twice in a row */
+  int uh_set; /* the handle has CURLOPT_CURLU uh */
+#endif
   int uses; /* transfers since the handle was last reset */
   char errbuf[CURL_ERROR_SIZE];
   struct transfer *done_prev, *done_next; /* the done list: finished, record not handed out yet */
@@ -354,6 +359,9 @@ static void easy_base(transfer *t) {
 #endif
   memset(&t->cur, 0, sizeof t->cur); /* libcurl's defaults: GET, no timeouts, no redirects, ... */
   t->cur.verify = 1;                 /* ... and peer and host verification */
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  t->uh_set = 0;
+#endif
   t->uses = 0;
 }
 
@@ -434,6 +442,10 @@ static void done_unlink(engine *e, transfer *t) {
 
 static void transfer_destroy(transfer *t) {
   if (t->easy) curl_easy_cleanup(t->easy);
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  curl_url_cleanup(t->uh);
+#endif
+  free(t->last_url);
   free(t->body.data);
   free(t);
 }
@@ -761,6 +773,28 @@ static long ms_of(double seconds) {
   return (long)(seconds * 1000.0 + 0.5);
 }
 
+/* The same URL as the handle's previous request (polling): hand libcurl the URL parsed once
+ * (CURLOPT_CURLU), so it copies the parts instead of parsing the text again. CURLOPT_URL is set
+ * as well, so libcurl's idea of the current URL (redirects, CURLINFO_EFFECTIVE_URL) is this one.
+ * Parsed with the flags libcurl uses for CURLOPT_URL; a URL it refuses goes to libcurl as text. */
+static void set_url(transfer *t, const char *url) {
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  if (t->last_url && strcmp(t->last_url, url) == 0) {
+    if (!t->uh_set && (t->uh || (t->uh = curl_url()) != NULL) &&
+        curl_url_set(t->uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_easy_setopt(t->easy, CURLOPT_CURLU, t->uh) == CURLE_OK)
+      t->uh_set = 1;
+    return;
+  }
+  if (t->uh_set) {
+    curl_easy_setopt(t->easy, CURLOPT_CURLU, (CURLU *)NULL);
+    t->uh_set = 0;
+  }
+#endif
+  free(t->last_url);
+  t->last_url = strdup(url); /* out of memory: nothing remembered */
+}
+
 /* Takes back what a POST left on the handle: its body and the method. */
 static void undo_post(CURL *h) {
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL); /* frees the copied body (and selects POST) */
@@ -779,6 +813,7 @@ static void configure_easy(transfer *t, const request_opts *o) {
   int method = strcmp(o->method, "GET") == 0 ? M_GET : strcmp(o->method, "POST") == 0 ? M_POST : M_OTHER;
   int bigbuf = o->file != NULL;
   curl_easy_setopt(h, CURLOPT_URL, o->url);
+  set_url(t, o->url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->hl->list);
   if (o->follow != c->follow) { /* MAXREDIRS is part of the base configuration */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
