@@ -63,8 +63,7 @@ typedef struct buffer {
 
 /* The response headers a record reports (allocated when seen: most responses carry one or two). */
 enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOCATION, HV_COUNT };
-static const char *const hv_fields[HV_COUNT] = {"content_type", "retry_after", "retry_after_ms", "request_id",
-                                                "location"};
+/* (their record field names are in record_fields, in this order) */
 
 /* A header list as libcurl gets it: a request's lines, then Accept-Encoding (unless the request
  * has its own) and "Expect:" for POST and PUT. The engine keeps the lists of the last few
@@ -521,8 +520,24 @@ static void engine_cleanup(engine *e) {
   e->evfd = -1;
 }
 
+/* Every method has two upvalues: the engine metatable (so checking self needs no registry
+ * lookup) and the function that builds records (with the field names as its upvalues). */
+#define UV_METATABLE lua_upvalueindex(1)
+#define UV_RECORDS lua_upvalueindex(2)
+
+/* self, checked against the metatable upvalue; anything else gets luaL_checkudata's error. */
+static engine *to_engine(lua_State *L) {
+  engine *e = lua_touserdata(L, 1);
+  if (e && lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, UV_METATABLE);
+    lua_pop(L, 1);
+    if (same) return e;
+  }
+  return luaL_checkudata(L, 1, ENGINE_MT);
+}
+
 static engine *check_engine(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   if (e->closed) luaL_error(L, "midjourney.core: engine is closed");
   return e;
 }
@@ -1005,48 +1020,77 @@ static const char *error_message(const transfer *t) {
   return t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
 }
 
-static void set_str(lua_State *L, const char *key, const char *v) {
+/* The record fields, in the order of push_records' upvalues. */
+enum {
+  K_ID = 1,
+  K_STATUS,
+  K_FILE,
+  K_BODY,
+  K_HV,
+  K_ERROR = K_HV + HV_COUNT,
+  K_ERROR_KIND,
+  K_LIMIT,
+  K_CURL_CODE,
+  K_SENT,
+  K_TIME,
+  K_SIZE,
+  K_COUNT = K_SIZE
+};
+static const char *const record_fields[K_COUNT] = {
+  "id",       "status", "file",       "body",  "content_type", "retry_after", "retry_after_ms", "request_id",
+  "location", "error",  "error_kind", "limit", "curl_code",    "sent",        "time",           "size"};
+
+/* record[field k] = the value on top (the field names are push_records' upvalues: no lookup of
+ * the name's string for every field of every record). */
+static void set_k(lua_State *L, int k) {
+  lua_pushvalue(L, lua_upvalueindex(k));
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+}
+
+static void set_str(lua_State *L, int k, const char *v) {
   if (!v || !*v) return;
   lua_pushstring(L, v);
-  lua_setfield(L, -2, key);
+  set_k(L, k);
 }
 
 /* Reads the transfer and changes nothing, so it can run again for the same transfer. */
 static void push_record(lua_State *L, const transfer *t) {
   long status = 0, reqsize = 0;
-  int k;
+  int k, n = 7, failed = t->result != CURLE_OK || t->file_failed;
   double total = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &reqsize);
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
-  lua_createtable(L, 0, 12);
+  for (k = 0; k < HV_COUNT; k++) n += t->hv[k] != NULL;
+  lua_createtable(L, 0, failed ? n + 3 : n);
   lua_pushinteger(L, t->id);
-  lua_setfield(L, -2, "id");
+  set_k(L, K_ID);
   lua_pushinteger(L, (lua_Integer)status);
-  lua_setfield(L, -2, "status");
+  set_k(L, K_STATUS);
   if (t->file_path) {
     lua_pushstring(L, t->file_path);
-    lua_setfield(L, -2, "file");
+    set_k(L, K_FILE);
   } else {
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
-    lua_setfield(L, -2, "body");
+    set_k(L, K_BODY);
   }
-  for (k = 0; k < HV_COUNT; k++) set_str(L, hv_fields[k], t->hv[k]);
-  if (t->result != CURLE_OK || t->file_failed) {
+  for (k = 0; k < HV_COUNT; k++) set_str(L, K_HV + k, t->hv[k]);
+  if (failed) {
     lua_pushstring(L, error_message(t));
-    lua_setfield(L, -2, "error");
+    set_k(L, K_ERROR);
     lua_pushstring(L, error_kind(t));
-    lua_setfield(L, -2, "error_kind");
-    set_str(L, "limit", t->too_large);
+    set_k(L, K_ERROR_KIND);
+    set_str(L, K_LIMIT, t->too_large);
   }
   lua_pushinteger(L, (lua_Integer)t->result);
-  lua_setfield(L, -2, "curl_code");
+  set_k(L, K_CURL_CODE);
   lua_pushboolean(L, reqsize > 0);
-  lua_setfield(L, -2, "sent");
+  set_k(L, K_SENT);
   lua_pushnumber(L, (lua_Number)total);
-  lua_setfield(L, -2, "time");
+  set_k(L, K_TIME);
   lua_pushnumber(L, (lua_Number)t->body.len);
-  lua_setfield(L, -2, "size");
+  set_k(L, K_SIZE);
 }
 
 /* Run through lua_pcall: builds the array of records of the done list and frees nothing. */
@@ -1114,7 +1158,7 @@ static int engine_step(lua_State *L) {
   if (!e->done_head) {
     lua_pushnil(L);
   } else {
-    lua_pushcfunction(L, push_records);
+    lua_pushvalue(L, UV_RECORDS);
     lua_pushlightuserdata(L, e);
     e->delivering = 1;
     status = lua_pcall(L, 1, 1, 0);
@@ -1178,7 +1222,7 @@ static int engine_running(lua_State *L) {
 }
 
 static int engine_close(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   if (e->delivering)
     return luaL_error(L, "midjourney.core: engine is busy in step (called from a finalizer?)");
   engine_cleanup(e);
@@ -1186,13 +1230,13 @@ static int engine_close(lua_State *L) {
 }
 
 static int engine_closed(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   lua_pushboolean(L, e->closed);
   return 1;
 }
 
 static int engine_tostring(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   lua_pushfstring(L, "midjourney.core.engine (%s)", e->closed ? "closed" : "open");
   return 1;
 }
@@ -1278,20 +1322,40 @@ static const luaL_Reg engine_methods[] = {
   {"close", engine_close},     {"closed", engine_closed}, {NULL, NULL},
 };
 
+/* Sets the functions of l into the table below the nup values on top, each function with those
+ * values as its upvalues (luaL_setfuncs, written out for the Lua 5.1 API), and pops the values. */
+static void set_closures(lua_State *L, const luaL_Reg *l, int nup) {
+  int i;
+  for (; l->name; l++) {
+    for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+static const luaL_Reg engine_meta[] = {
+  {"__gc", engine_close},
+  {"__close", engine_close},
+  {"__tostring", engine_tostring},
+  {NULL, NULL},
+};
+
 int mjs_open_engine(lua_State *L) {
-  int module = mj_absindex(L, -1);
+  int module = mj_absindex(L, -1), mt, k;
   if (luaL_newmetatable(L, ENGINE_MT)) {
+    mt = lua_gettop(L);
+    lua_pushvalue(L, mt); /* upvalue 1 of every method */
+    for (k = 0; k < K_COUNT; k++) lua_pushstring(L, record_fields[k]);
+    lua_pushcclosure(L, push_records, K_COUNT); /* upvalue 2 */
     lua_newtable(L);
-    mj_setfuncs(L, engine_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, engine_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, engine_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, engine_tostring);
-    lua_setfield(L, -2, "__tostring");
+    lua_pushvalue(L, mt + 1);
+    lua_pushvalue(L, mt + 2);
+    set_closures(L, engine_methods, 2);
+    lua_setfield(L, mt, "__index");
+    set_closures(L, engine_meta, 2); /* into the metatable, below the two upvalues */
     lua_pushliteral(L, "midjourney.core.engine");
-    lua_setfield(L, -2, "__name");
+    lua_setfield(L, mt, "__name");
   }
   lua_pop(L, 1);
   lua_pushcfunction(L, engine_new);
