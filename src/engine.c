@@ -66,16 +66,15 @@ enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOC
 /* (their record field names are in record_fields, in this order) */
 
 /* A header list as libcurl gets it: a request's lines, then Accept-Encoding (unless the request
- * has its own) and "Expect:" for POST and PUT. The engine keeps the lists of the last few
- * distinct header tables (a client sends the same few every time), so a request whose lines
- * equal a cached list's shares it instead of building one; the transfers using a list hold a
- * reference, and the last one frees it. No Lua value is kept: `hint` is only compared. */
+ * has its own) and "Expect:" for POST and PUT. The engine keeps its last few distinct lists (a
+ * client sends the same few every time), so a request whose lines equal a cached list's shares
+ * it instead of building one; the transfers using a list hold a reference, and the last one
+ * frees it. Lists are compared by content: no Lua value is kept. */
 typedef struct hlist {
   struct curl_slist *list;
-  size_t n;         /* lines that came from the request's table */
-  int expect;       /* ends with "Expect:" */
-  int refs;         /* transfers using it, + 1 while in the engine's cache */
-  const void *hint; /* lua_topointer of the table it last matched */
+  size_t n;   /* lines that came from the request's table */
+  int expect; /* ends with "Expect:" */
+  int refs;   /* transfers using it, + 1 while in the engine's cache */
 } hlist;
 
 static void hlist_release(hlist *h) {
@@ -627,14 +626,12 @@ static void append_line(lua_State *L, struct curl_slist **list, const char *line
  * entry. Raises on a bad line or out of memory, holding nothing then. */
 static hlist *header_list(lua_State *L, engine *e, int tbl, int expect) {
   size_t i, n = tbl ? mj_rawlen(L, tbl) : 0;
-  const void *hint = tbl ? lua_topointer(L, tbl) : NULL;
   struct curl_slist *list = NULL;
   int k, has_ae = 0;
   hlist *h;
   for (k = 0; k < HCACHE_MAX; k++) {
     h = e->hcache[k];
-    if (h && (h->hint == hint || h->n == n) && hlist_equal(L, tbl, n, expect, h)) {
-      h->hint = hint;
+    if (h && hlist_equal(L, tbl, n, expect, h)) {
       h->refs++;
       return h;
     }
@@ -663,7 +660,6 @@ static hlist *header_list(lua_State *L, engine *e, int tbl, int expect) {
   h->list = list;
   h->n = n;
   h->expect = expect;
-  h->hint = hint;
   h->refs = 2; /* the cache's and the caller's */
   k = e->hnext;
   e->hnext = (k + 1) % HCACHE_MAX;
