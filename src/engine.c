@@ -42,7 +42,7 @@
 #define MAX_SECONDS 86400.0         /* durations (timeouts, step's wait) are clamped to one day */
 #define MAX_LONG 2147483647.0       /* counts and rates fit a long everywhere (32 bits on some ABIs) */
 #define MAX_SIZE 9007199254740992.0 /* byte limits: 2^53, exact in a double, fits a size_t on 64 bits */
-#define EASY_POOL_MAX 64            /* idle transfers (with their configured easy handles) kept per engine */
+#define EASY_POOL_MAX 256           /* idle transfers (with their configured easy handles) kept per engine */
 #define EASY_REUSES 32  /* a pooled easy handle is reset after this many transfers (see transfer_release) */
 #define HCACHE_MAX 8    /* header lists kept per engine */
 #define BODY_KEEP 65536 /* a pooled transfer keeps a body buffer up to this size */
