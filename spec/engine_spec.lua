@@ -615,6 +615,296 @@ describe("core.engine as one pollable descriptor", function()
   end)
 end)
 
+-- A keep-alive HTTP/1.1 server on 127.0.0.1 that answers every request with a description of
+-- it (method, path, connection number, body, header names and values), pumped from the test's
+-- own loop like one_response_server. Paths: /redirect answers 302 to /final; /slow/<ms>
+-- answers after that many milliseconds (measured on core.now, no sleeping).
+local function echo_server()
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  srv:settimeout(0)
+  local _, port = srv:getsockname()
+  local s = { url = "http://127.0.0.1:" .. port, connections = 0 }
+  local conns = {}
+  local function answer(c, req)
+    local status, extra, body = "200 OK", "", "moved"
+    if req.path == "/redirect" then
+      status, extra = "302 Found", "Location: /final\r\n"
+    elseif req.path:match("/rel$") then
+      status, extra = "302 Found", "Location: next\r\n" -- relative to the request's path
+    else
+      local lines = { "method=" .. req.method, "path=" .. req.path, "conn=" .. c.n,
+        "body=" .. #req.body .. ":" .. req.body }
+      for _, h in ipairs(req.headers) do lines[#lines + 1] = "h:" .. h end
+      body = table.concat(lines, "\n")
+    end
+    if req.method == "HEAD" then extra = extra .. "X-Head: yes\r\n" end
+    local resp = "HTTP/1.1 " .. status .. "\r\nContent-Type: text/plain\r\n" .. extra ..
+      "Content-Length: " .. #body .. "\r\n\r\n" .. (req.method == "HEAD" and "" or body)
+    local ms = tonumber(req.path:match("^/slow/(%d+)$") or "0")
+    c.out[#c.out + 1] = { due = core.now() + ms / 1000, data = resp }
+  end
+  local function parse(c)
+    while true do
+      local head_end = c.buf:find("\r\n\r\n", 1, true)
+      if not head_end then return end
+      local head = c.buf:sub(1, head_end - 1)
+      local method, path = head:match("^(%u+) (%S+) HTTP/1%.1")
+      local req = { method = method, path = path, headers = {}, body = "" }
+      local len = 0
+      for name, value in head:gmatch("\r\n([^:\r\n]+):[ \t]*([^\r\n]*)") do
+        req.headers[#req.headers + 1] = name:lower() .. "=" .. value
+        if name:lower() == "content-length" then len = tonumber(value) end
+      end
+      if #c.buf < head_end + 3 + len then return end
+      req.body = c.buf:sub(head_end + 4, head_end + 3 + len)
+      c.buf = c.buf:sub(head_end + 4 + len)
+      answer(c, req)
+    end
+  end
+  function s.pump()
+    while true do
+      local conn = srv:accept()
+      if not conn then break end
+      conn:settimeout(0)
+      s.connections = s.connections + 1
+      conns[#conns + 1] = { sock = conn, buf = "", out = {}, n = s.connections }
+    end
+    for i = #conns, 1, -1 do
+      local c = conns[i]
+      local data, err, partial = c.sock:receive(65536)
+      c.buf = c.buf .. (data or partial or "")
+      parse(c)
+      while c.out[1] and c.out[1].due <= core.now() do
+        local o = c.out[1]
+        local n, _, last = c.sock:send(o.data)
+        n = n or last or 0
+        if n < #o.data then
+          o.data = o.data:sub(n + 1)
+          break
+        end
+        table.remove(c.out, 1)
+      end
+      if err == "closed" then
+        c.sock:close()
+        table.remove(conns, i)
+      end
+    end
+  end
+  function s.close()
+    for _, c in ipairs(conns) do c.sock:close() end
+    srv:close()
+  end
+  return s
+end
+
+-- One request on e against the echo server, to its record; the server is pumped meanwhile.
+local function exchange(e, srv, spec)
+  local id = e:request(spec)
+  local deadline = core.now() + 10
+  while true do
+    assert(core.now() < deadline, "engine did not finish the transfer in time")
+    srv.pump()
+    for _, r in ipairs(e:step(0.002) or {}) do
+      if r.id == id then return r end
+    end
+  end
+end
+
+local function field(r, name) return r.body and r.body:match("\n?" .. name .. "=([^\n]*)") end
+
+-- The engine keeps each finished transfer's easy handle configured for the next request and
+-- changes only the options that differ: nothing one request set may reach the next one. The
+-- requests here run one after another on one engine, so each reuses the previous handle.
+describe("core.engine: a reused handle keeps nothing from the previous request", function()
+  local srv, e
+  before_each(function()
+    srv = echo_server()
+    e = core.engine()
+  end)
+  after_each(function()
+    e:close()
+    srv.close()
+  end)
+
+  it("a POST then a GET: the GET sends no body and is a GET", function()
+    local r = exchange(e, srv, { method = "POST", url = srv.url .. "/a", body = "x=1&y=2" })
+    assert.are.equal("POST", field(r, "method"))
+    assert.are.equal("7:x=1&y=2", field(r, "body"))
+    r = exchange(e, srv, { url = srv.url .. "/b" })
+    assert.are.equal("GET", field(r, "method"))
+    assert.are.equal("0:", field(r, "body"))
+    assert.is_nil(r.body:match("h:content%-length"))
+    assert.is_nil(r.body:match("h:expect"))
+    -- a shorter body after a longer one, then an empty one: exactly the bytes given
+    r = exchange(e, srv, { method = "POST", url = srv.url .. "/c", body = "long body bytes" })
+    assert.are.equal("15:long body bytes", field(r, "body"))
+    r = exchange(e, srv, { method = "POST", url = srv.url .. "/c", body = "ab" })
+    assert.are.equal("2:ab", field(r, "body"))
+    r = exchange(e, srv, { method = "POST", url = srv.url .. "/c" })
+    assert.are.equal("POST", field(r, "method"))
+    assert.are.equal("0:", field(r, "body"))
+  end)
+
+  it("HEAD, PUT and DELETE leave nothing behind", function()
+    local r = exchange(e, srv, { method = "HEAD", url = srv.url .. "/h" })
+    assert.are.equal(200, r.status)
+    assert.are.equal("", r.body)
+    r = exchange(e, srv, { url = srv.url .. "/g" })
+    assert.are.equal("GET", field(r, "method"))
+    r = exchange(e, srv, { method = "PUT", url = srv.url .. "/p", body = "put body" })
+    assert.are.equal("PUT", field(r, "method"))
+    assert.are.equal("8:put body", field(r, "body"))
+    r = exchange(e, srv, { method = "DELETE", url = srv.url .. "/d" })
+    assert.are.equal("DELETE", field(r, "method"))
+    assert.are.equal("0:", field(r, "body"))
+    r = exchange(e, srv, { method = "POST", url = srv.url .. "/p", body = "post" })
+    assert.are.equal("4:post", field(r, "body"))
+    r = exchange(e, srv, { method = "DELETE", url = srv.url .. "/d" })
+    assert.are.equal("DELETE", field(r, "method"))
+    assert.are.equal("0:", field(r, "body"))
+    r = exchange(e, srv, { url = srv.url .. "/g" })
+    assert.are.equal("GET", field(r, "method"))
+    assert.are.equal("0:", field(r, "body"))
+  end)
+
+  it("a download to a file, then an in-memory request", function()
+    local path = os.tmpname()
+    local r = exchange(e, srv, { url = srv.url .. "/file", file = path })
+    assert.are.equal(path, r.file)
+    assert.is_nil(r.body)
+    r = exchange(e, srv, { url = srv.url .. "/memory" })
+    assert.is_nil(r.file)
+    assert.are.equal("/memory", field(r, "path"))
+    local f = assert(io.open(path, "rb"))
+    local data = f:read("*a")
+    f:close()
+    os.remove(path)
+    assert.are.equal("/file", field({ body = data }, "path"))
+  end)
+
+  it("follow, then no follow", function()
+    local r = exchange(e, srv, { url = srv.url .. "/redirect", follow = true })
+    assert.are.equal(200, r.status)
+    assert.are.equal("/final", field(r, "path"))
+    r = exchange(e, srv, { url = srv.url .. "/redirect" })
+    assert.are.equal(302, r.status)
+    assert.are.equal("/final", r.location)
+    assert.are.equal("moved", r.body)
+    r = exchange(e, srv, { url = srv.url .. "/redirect", follow = true })
+    assert.are.equal(200, r.status)
+    assert.are.equal("/final", field(r, "path"))
+  end)
+
+  it("the same URL again, then another: a relative redirect resolves against each request's own URL", function()
+    for _, dir in ipairs { "a", "b", "a" } do
+      for _ = 1, 3 do -- the second and third reuse the handle's parsed URL
+        local r = exchange(e, srv, { url = srv.url .. "/" .. dir .. "/rel", follow = true })
+        assert.are.equal(200, r.status)
+        assert.are.equal("/" .. dir .. "/next", field(r, "path"))
+      end
+      for _ = 1, 2 do
+        local r = exchange(e, srv, { url = srv.url .. "/" .. dir .. "/x?q=" .. dir })
+        assert.are.equal("/" .. dir .. "/x?q=" .. dir, field(r, "path"))
+      end
+    end
+    for _ = 1, 3 do
+      local r = exchange(e, srv, { url = srv.url .. "/same?k=v" })
+      assert.are.equal("/same?k=v", field(r, "path"))
+    end
+  end)
+
+  it("fresh_connect, then not", function()
+    exchange(e, srv, { url = srv.url .. "/1" })
+    assert.are.equal(1, srv.connections)
+    exchange(e, srv, { url = srv.url .. "/2", fresh_connect = true })
+    assert.are.equal(2, srv.connections)
+    exchange(e, srv, { url = srv.url .. "/3" }) -- reuses a kept-alive connection
+    assert.are.equal(2, srv.connections)
+    exchange(e, srv, { url = srv.url .. "/4", fresh_connect = true })
+    assert.are.equal(3, srv.connections)
+  end)
+
+  it("a timeout or a low-speed limit, then none", function()
+    local r = exchange(e, srv, { url = srv.url .. "/fast", timeout = 0.3 })
+    assert.is_nil(r.error)
+    r = exchange(e, srv, { url = srv.url .. "/slow/600" })
+    assert.is_nil(r.error)
+    assert.are.equal(200, r.status)
+    r = exchange(e, srv, { url = srv.url .. "/fast", low_speed_limit = 1000000, low_speed_time = 1 })
+    assert.is_nil(r.error)
+    r = exchange(e, srv, { url = srv.url .. "/slow/1300" })
+    assert.is_nil(r.error)
+    assert.are.equal(200, r.status)
+    -- and a timeout still applies when asked for
+    r = exchange(e, srv, { url = srv.url .. "/slow/2000", timeout = 0.2 })
+    assert.are.equal("timeout", r.error_kind)
+  end)
+
+  it("headers, then other headers or none", function()
+    local h = { "X-Leak: 1" }
+    local r = exchange(e, srv, { url = srv.url .. "/h", headers = h })
+    assert.matches("h:x%-leak=1", r.body)
+    r = exchange(e, srv, { url = srv.url .. "/h" })
+    assert.is_nil(r.body:match("x%-leak"))
+    h[1] = "X-Other: 2" -- the same table with other contents
+    r = exchange(e, srv, { url = srv.url .. "/h", headers = h })
+    assert.is_nil(r.body:match("x%-leak"))
+    assert.matches("h:x%-other=2", r.body)
+    h[2] = "X-Third: 3"
+    r = exchange(e, srv, { url = srv.url .. "/h", headers = h })
+    assert.matches("h:x%-other=2", r.body)
+    assert.matches("h:x%-third=3", r.body)
+    -- every request asks for compressed answers, unless it says otherwise
+    assert.matches("h:accept%-encoding=[%w ,]+", r.body)
+    r = exchange(e, srv, { url = srv.url .. "/h", headers = { "Accept-Encoding: identity" } })
+    local _, n = r.body:gsub("h:accept%-encoding=", "")
+    assert.are.equal(1, n)
+    assert.matches("h:accept%-encoding=identity", r.body)
+  end)
+
+  it("an error, then a success, then another error: each record has its own outcome", function()
+    local r = exchange(e, srv, { url = srv.url .. "/ok" })
+    assert.is_true(r.sent)
+    r = exchange(e, srv, { url = "http://127.0.0.1:1/", connect_timeout = 5 })
+    assert.are.equal("connect", r.error_kind)
+    assert.is_false(r.sent)
+    assert.are.equal(0, r.status)
+    local refused = r.error
+    r = exchange(e, srv, { url = srv.url .. "/ok" })
+    assert.is_nil(r.error)
+    assert.is_true(r.sent)
+    assert.are.equal(200, r.status)
+    r = exchange(e, srv, { url = srv.url .. "/slow/2000", timeout = 0.1 })
+    assert.are.equal("timeout", r.error_kind)
+    assert.are_not.equal(refused, r.error)
+    r = exchange(e, srv, { url = srv.url .. "/big", max_body = 10 })
+    assert.are.equal("too_large", r.error_kind)
+    r = exchange(e, srv, { url = srv.url .. "/big" })
+    assert.is_nil(r.error)
+    assert.is_true(#r.body > 10)
+    -- a cancelled transfer's handle serves the next request too
+    local id = e:request { url = srv.url .. "/slow/2000" }
+    e:step(0)
+    assert.is_true(e:cancel(id))
+    r = exchange(e, srv, { url = srv.url .. "/after-cancel" })
+    assert.are.equal("/after-cancel", field(r, "path"))
+  end)
+
+  it("many requests on a few handles (pooled, reset every few dozen uses) all come back right", function()
+    for i = 1, 100 do
+      local spec = { url = srv.url .. "/n" .. i }
+      if i % 3 == 0 then spec.method, spec.body = "POST", "b" .. i end
+      if i % 7 == 0 then spec.headers = { "X-I: " .. i } end
+      local r = exchange(e, srv, spec)
+      assert.are.equal("/n" .. i, field(r, "path"))
+      assert.are.equal(i % 3 == 0 and "POST" or "GET", field(r, "method"))
+      assert.are.equal(i % 3 == 0 and (#("b" .. i) .. ":b" .. i) or "0:", field(r, "body"))
+      assert.are.equal(i % 7 == 0 and tostring(i) or nil, r.body:match("h:x%-i=(%d+)"))
+    end
+    assert.are.equal(1, srv.connections)
+  end)
+end)
+
 describe("core utilities", function()
   it("now is monotonic and sleep sleeps", function()
     local a = core.now()

@@ -42,7 +42,10 @@
 #define MAX_SECONDS 86400.0         /* durations (timeouts, step's wait) are clamped to one day */
 #define MAX_LONG 2147483647.0       /* counts and rates fit a long everywhere (32 bits on some ABIs) */
 #define MAX_SIZE 9007199254740992.0 /* byte limits: 2^53, exact in a double, fits a size_t on 64 bits */
-#define EASY_POOL_MAX 64
+#define EASY_POOL_MAX 256           /* idle transfers (with their configured easy handles) kept per engine */
+#define EASY_REUSES 32  /* a pooled easy handle is reset after this many transfers (see transfer_release) */
+#define HCACHE_MAX 8    /* header lists kept per engine */
+#define BODY_KEEP 65536 /* a pooled transfer keeps a body buffer up to this size */
 #define EVENTS_MAX 64
 #define HV_MAX 2048 /* longest header value kept (longer ones are cut) */
 
@@ -60,13 +63,40 @@ typedef struct buffer {
 
 /* The response headers a record reports (allocated when seen: most responses carry one or two). */
 enum { HV_CONTENT_TYPE, HV_RETRY_AFTER, HV_RETRY_AFTER_MS, HV_REQUEST_ID, HV_LOCATION, HV_COUNT };
-static const char *const hv_fields[HV_COUNT] = {"content_type", "retry_after", "retry_after_ms", "request_id",
-                                                "location"};
+/* (their record field names are in record_fields, in this order) */
+
+/* A header list as libcurl gets it: a request's lines, then Accept-Encoding (unless the request
+ * has its own) and "Expect:" for POST and PUT. The engine keeps its last few distinct lists (a
+ * client sends the same few every time), so a request whose lines equal a cached list's shares
+ * it instead of building one; the transfers using a list hold a reference, and the last one
+ * frees it. Lists are compared by content: no Lua value is kept. */
+typedef struct hlist {
+  struct curl_slist *list;
+  size_t n;   /* lines that came from the request's table */
+  int expect; /* ends with "Expect:" */
+  int refs;   /* transfers using it, + 1 while in the engine's cache */
+} hlist;
+
+static void hlist_release(hlist *h) {
+  if (h && --h->refs == 0) {
+    curl_slist_free_all(h->list);
+    free(h);
+  }
+}
+
+/* What a pooled easy handle is set to beyond its base configuration (easy_base), so the next
+ * request sets only the options that differ. Options that only curl_easy_reset takes back
+ * (ca_file, ca_path, HEAD, PUT, DELETE) mark the handle dirty: it is reset before reuse. */
+enum { M_GET, M_POST, M_OTHER };
+typedef struct easy_state {
+  long timeout_ms, connect_ms, low_speed_limit, low_speed_time;
+  int method, follow, fresh, bigbuf, verify, dirty;
+} easy_state;
 
 typedef struct transfer {
-  CURL *easy;
+  CURL *easy; /* configured by easy_base; the transfer and its handle are pooled together */
   lua_Integer id;
-  struct curl_slist *headers;
+  hlist *hl; /* the request's header list (a reference) */
   buffer body;
   size_t max_body, max_header, header_bytes;
   FILE *file;
@@ -75,6 +105,13 @@ typedef struct transfer {
   const char *too_large; /* NULL, or the limit the response went over (the record's `limit`) */
   CURLcode result;
   char *hv[HV_COUNT]; /* the values of the headers we keep, from the last response; NULL: absent */
+  easy_state cur;
+  char *last_url; /* the URL of the previous request on this handle */
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  CURLU *uh;  /* last_url parsed, once it was asked for twice in a row */
+  int uh_set; /* the handle has CURLOPT_CURLU uh */
+#endif
+  int uses; /* transfers since the handle was last reset */
   char errbuf[CURL_ERROR_SIZE];
   struct transfer *done_prev, *done_next; /* the done list: finished, record not handed out yet */
 } transfer;
@@ -86,8 +123,11 @@ typedef struct engine {
   lua_Integer count; /* transfers whose record was not handed out yet (in flight or done) */
   transfer *done_head, *done_tail;
   lua_Integer ndone;
-  CURL *pool[EASY_POOL_MAX];
+  struct transfer *pool[EASY_POOL_MAX]; /* idle transfers, ready for the next request */
   int pooled;
+  hlist *hcache[HCACHE_MAX]; /* header lists of recent requests, each holding a reference */
+  int hnext;                 /* the cache slot to replace next */
+  char accept_encoding[64];  /* "Accept-Encoding: " and what this libcurl decodes */
   int closed;
   int delivering;  /* inside the protected call that builds the records of a step */
   int evfd;        /* epoll/kqueue descriptor; -1: this engine drives libcurl with poll + perform */
@@ -293,6 +333,36 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
+/* ---------- the base configuration of an easy handle (no Lua) ---------- */
+
+/* The options every request shares, set once per handle (and again after a reset). */
+static void easy_base(transfer *t) {
+  CURL *h = t->easy;
+  curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L); /* only used with CURLOPT_FOLLOWLOCATION */
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  memset(&t->cur, 0, sizeof t->cur); /* libcurl's defaults: GET, no timeouts, no redirects, ... */
+  t->cur.verify = 1;                 /* ... and peer and host verification */
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  t->uh_set = 0;
+#endif
+  t->uses = 0;
+}
+
 /* ---------- the id -> transfer map and the done list ---------- */
 
 static size_t slot_of(lua_Integer id, size_t mask) MJ_WRAPS;
@@ -368,23 +438,53 @@ static void done_unlink(engine *e, transfer *t) {
   e->ndone--;
 }
 
-/* Frees a transfer's resources; the map and the done list are the caller's business. */
-static void transfer_destroy(engine *e, transfer *t) {
-  if (t->easy) {
-    if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
-    if (!e->closed && e->pooled < EASY_POOL_MAX) {
-      curl_easy_reset(t->easy);
-      e->pool[e->pooled++] = t->easy;
-    } else {
-      curl_easy_cleanup(t->easy);
-    }
-  }
-  curl_slist_free_all(t->headers);
-  forget_values(t);
+static void transfer_destroy(transfer *t) {
+  if (t->easy) curl_easy_cleanup(t->easy);
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  curl_url_cleanup(t->uh);
+#endif
+  free(t->last_url);
   free(t->body.data);
-  if (t->file) fclose(t->file);
-  free(t->file_path);
   free(t);
+}
+
+/* Frees a transfer's per-request resources and pools it with its easy handle, or destroys it;
+ * the map and the done list are the caller's business. A pooled handle keeps its options: the
+ * next request changes only what differs (configure_easy). It is reset (and configured again)
+ * after a request that set an option only a reset takes back, after a failed transfer, and
+ * every EASY_REUSES transfers, so no libcurl state outlives a few dozen transfers (libcurl
+ * counts its silent re-sends on dead connections per handle, and only a reset clears that). */
+static void transfer_release(engine *e, transfer *t) {
+  /* a cancelled transfer (not finished) was cut off by libcurl: reset its handle too */
+  int reset = t->cur.dirty || !t->finished || t->result != CURLE_OK || ++t->uses >= EASY_REUSES;
+  if (e->multi) curl_multi_remove_handle(e->multi, t->easy);
+  hlist_release(t->hl);
+  t->hl = NULL;
+  forget_values(t);
+  if (t->file) fclose(t->file);
+  t->file = NULL;
+  free(t->file_path);
+  t->file_path = NULL;
+  if (e->closed || e->pooled >= EASY_POOL_MAX) {
+    transfer_destroy(t);
+    return;
+  }
+  if (t->body.cap > BODY_KEEP) {
+    free(t->body.data);
+    t->body.data = NULL;
+    t->body.cap = 0;
+  }
+  t->body.len = 0;
+  t->header_bytes = 0;
+  t->file_failed = t->headers_done = t->finished = 0;
+  t->too_large = NULL;
+  t->done_prev = t->done_next = NULL;
+  if (reset) {
+    curl_easy_reset(t->easy);
+    easy_base(t);
+  }
+  t->result = CURLE_OK;
+  e->pool[e->pooled++] = t;
 }
 
 /* A transfer leaves the engine: cancelled, or its record handed out. */
@@ -392,7 +492,7 @@ static void transfer_free(engine *e, transfer *t) {
   if (t->finished) done_unlink(e, t);
   map_remove(e, t);
   e->count--;
-  transfer_destroy(e, t);
+  transfer_release(e, t);
 }
 
 static void engine_cleanup(engine *e) {
@@ -401,22 +501,42 @@ static void engine_cleanup(engine *e) {
   if (e->closed) return;
   e->closed = 1;
   for (i = 0; i < e->nslots; i++)
-    if (e->slots[i]) transfer_destroy(e, e->slots[i]);
+    if (e->slots[i]) transfer_release(e, e->slots[i]);
   free(e->slots);
   e->slots = NULL;
   e->nslots = 0;
   e->count = e->ndone = 0;
   e->done_head = e->done_tail = NULL;
-  for (k = 0; k < e->pooled; k++) curl_easy_cleanup(e->pool[k]);
+  for (k = 0; k < e->pooled; k++) transfer_destroy(e->pool[k]);
   e->pooled = 0;
+  for (k = 0; k < HCACHE_MAX; k++) {
+    hlist_release(e->hcache[k]);
+    e->hcache[k] = NULL;
+  }
   if (e->multi) curl_multi_cleanup(e->multi); /* may still call on_socket: close the descriptor after */
   e->multi = NULL;
   if (e->evfd >= 0) close(e->evfd);
   e->evfd = -1;
 }
 
+/* Every method has two upvalues: the engine metatable (so checking self needs no registry
+ * lookup) and the function that builds records (with the field names as its upvalues). */
+#define UV_METATABLE lua_upvalueindex(1)
+#define UV_RECORDS lua_upvalueindex(2)
+
+/* self, checked against the metatable upvalue; anything else gets luaL_checkudata's error. */
+static engine *to_engine(lua_State *L) {
+  engine *e = lua_touserdata(L, 1);
+  if (e && lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, UV_METATABLE);
+    lua_pop(L, 1);
+    if (same) return e;
+  }
+  return luaL_checkudata(L, 1, ENGINE_MT);
+}
+
 static engine *check_engine(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   if (e->closed) luaL_error(L, "midjourney.core: engine is closed");
   return e;
 }
@@ -434,8 +554,8 @@ typedef struct request_opts {
   const char *method, *url, *body, *file, *ca_file, *ca_path;
   size_t body_len;
   double timeout, connect_timeout, low_speed_limit, low_speed_time, max_body, max_header;
-  int follow, verify, fresh, has_headers;
-  struct curl_slist *headers; /* built last; the caller owns it once read_request returns */
+  int follow, verify, fresh, has_headers, expect;
+  hlist *hl; /* found or built last; the caller owns a reference once read_request returns */
 } request_opts;
 
 /* The value on top of the stack, for field `key` of a `what` table ("request", "engine"). */
@@ -468,32 +588,84 @@ static int valid_header(const char *s, size_t n) {
   return memchr(s, ':', n) != NULL || (n > 0 && s[n - 1] == ';');
 }
 
-/* Collects the header list from the array on top; raises on a bad value (after freeing what it built). */
-static struct curl_slist *read_headers(lua_State *L, int is_post) {
-  struct curl_slist *list = NULL, *next;
-  size_t i, n = mj_rawlen(L, -1);
+/* Whether the request's lines at table index `tbl` are h's lines. */
+static int hlist_equal(lua_State *L, int tbl, size_t n, int expect, const hlist *h) {
+  const struct curl_slist *node = h->list;
+  size_t i;
+  if (h->n != n || h->expect != expect) return 0;
+  for (i = 1; i <= n; i++, node = node->next) {
+    size_t len = 0;
+    const char *v;
+    int same;
+    lua_rawgeti(L, tbl, (int)i);
+    v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    same = v && strlen(node->data) == len && memcmp(node->data, v, len) == 0;
+    lua_pop(L, 1);
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+static int names_accept_encoding(const char *s, size_t n) {
+  return n >= 16 && strncasecmp(s, "Accept-Encoding", 15) == 0 && (s[15] == ':' || s[15] == ';');
+}
+
+/* Appends to *list; on failure frees the list and raises. */
+static void append_line(lua_State *L, struct curl_slist **list, const char *line) {
+  struct curl_slist *next = curl_slist_append(*list, line);
+  if (!next) {
+    curl_slist_free_all(*list);
+    *list = NULL;
+    luaL_error(L, "request: out of memory");
+  }
+  *list = next;
+}
+
+/* The header list of a request whose lines are at table index `tbl` (0: none), with a reference
+ * for the caller: a cached one with the same lines, or a new one that replaces the oldest cache
+ * entry. Raises on a bad line or out of memory, holding nothing then. */
+static hlist *header_list(lua_State *L, engine *e, int tbl, int expect) {
+  size_t i, n = tbl ? mj_rawlen(L, tbl) : 0;
+  struct curl_slist *list = NULL;
+  int k, has_ae = 0;
+  hlist *h;
+  for (k = 0; k < HCACHE_MAX; k++) {
+    h = e->hcache[k];
+    if (h && hlist_equal(L, tbl, n, expect, h)) {
+      h->refs++;
+      return h;
+    }
+  }
   for (i = 1; i <= n; i++) {
     size_t len;
-    const char *h;
-    lua_rawgeti(L, -1, (int)i);
-    h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    if (!h || !valid_header(h, len)) {
+    const char *v;
+    lua_rawgeti(L, tbl, (int)i);
+    v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!v || !valid_header(v, len)) {
       curl_slist_free_all(list);
       luaL_error(L, "request: headers[%d] must be a 'Name: value' string without CR, LF or NUL", (int)i);
     }
-    next = curl_slist_append(list, h);
+    has_ae = has_ae || names_accept_encoding(v, len);
+    append_line(L, &list, v);
     lua_pop(L, 1);
-    if (!next) {
-      curl_slist_free_all(list);
-      luaL_error(L, "request: out of memory");
-    }
-    list = next;
   }
-  if (is_post) { /* never wait for "100 Continue" */
-    next = curl_slist_append(list, "Expect:");
-    if (next) list = next;
+  /* what libcurl would add for CURLOPT_ACCEPT_ENCODING "" (it then skips building its own line) */
+  if (!has_ae) append_line(L, &list, e->accept_encoding);
+  if (expect) append_line(L, &list, "Expect:"); /* never wait for "100 Continue" */
+  h = calloc(1, sizeof *h);
+  if (!h) {
+    curl_slist_free_all(list);
+    luaL_error(L, "request: out of memory");
   }
-  return list;
+  h->list = list;
+  h->n = n;
+  h->expect = expect;
+  h->refs = 2; /* the cache's and the caller's */
+  k = e->hnext;
+  e->hnext = (k + 1) % HCACHE_MAX;
+  hlist_release(e->hcache[k]);
+  e->hcache[k] = h;
+  return h;
 }
 
 #define KEY_IS(lit) (len == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
@@ -540,7 +712,7 @@ static int read_field(lua_State *L, request_opts *o, const char *k, size_t len) 
 }
 
 /* One pass over the table (a request usually sets a handful of its 16 fields). */
-static void read_request(lua_State *L, int spec, request_opts *o) {
+static void read_request(lua_State *L, engine *e, int spec, request_opts *o) {
   luaL_checktype(L, spec, LUA_TTABLE);
   memset(o, 0, sizeof *o);
   o->method = "GET";
@@ -559,37 +731,49 @@ static void read_request(lua_State *L, int spec, request_opts *o) {
   if (strcmp(o->method, "GET") && strcmp(o->method, "POST") && strcmp(o->method, "HEAD") &&
       strcmp(o->method, "PUT") && strcmp(o->method, "DELETE"))
     luaL_error(L, "request: unsupported method '%s'", o->method);
+  o->expect = strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0;
   if (o->has_headers) {
     lua_getfield(L, spec, "headers");
-    o->headers = read_headers(L, strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0);
+    o->hl = header_list(L, e, lua_gettop(L), o->expect);
     lua_pop(L, 1);
-  } else if (strcmp(o->method, "POST") == 0 || strcmp(o->method, "PUT") == 0) {
-    o->headers = curl_slist_append(NULL, "Expect:"); /* never wait for "100 Continue" */
+  } else {
+    o->hl = header_list(L, e, 0, o->expect);
   }
 }
 
 /* ---------- creating the transfer and configuring its easy handle (no Lua) ---------- */
 
-static CURL *take_easy(engine *e) {
+/* An idle transfer from the pool, or a new one with a configured easy handle; NULL when out of memory. */
+static transfer *transfer_take(engine *e) {
+  transfer *t;
   if (e->pooled > 0) return e->pool[--e->pooled];
-  return curl_easy_init();
-}
-
-/* A zeroed transfer with a fresh id, in the map, owning o->headers; NULL when out of memory
- * (o->headers is then still the caller's). */
-static transfer *transfer_new(engine *e, request_opts *o) {
-  transfer *t = calloc(1, sizeof *t);
-  if (!t || !map_reserve(e) || (o->file && !(t->file_path = strdup(o->file))) || !(t->easy = take_easy(e))) {
-    if (t) free(t->file_path);
+  t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->easy = curl_easy_init();
+  if (!t->easy) {
     free(t);
     return NULL;
   }
+  easy_base(t);
+  return t;
+}
+
+/* A transfer with a fresh id, in the map, owning o->hl; NULL when out of memory
+ * (o->hl is then still the caller's). */
+static transfer *transfer_new(engine *e, request_opts *o) {
+  transfer *t;
+  if (!map_reserve(e) || !(t = transfer_take(e))) return NULL;
+  if (o->file && !(t->file_path = strdup(o->file))) {
+    e->pool[e->pooled++] = t; /* taken from the pool or new: either way there is room */
+    return NULL;
+  }
   t->id = next_id();
-  t->headers = o->headers;
-  o->headers = NULL;
+  t->hl = o->hl;
+  o->hl = NULL;
   /* both limits are clamped to 2^53 by read_request, so the conversions are exact */
   t->max_body = (size_t)o->max_body;
   t->max_header = (size_t)o->max_header;
+  t->errbuf[0] = '\0';
   map_insert(e->slots, e->nslots, t);
   e->count++;
   return t;
@@ -600,57 +784,109 @@ static long ms_of(double seconds) {
   return (long)(seconds * 1000.0 + 0.5);
 }
 
+/* The same URL as the handle's previous request (polling): hand libcurl the URL parsed once
+ * (CURLOPT_CURLU), so it copies the parts instead of parsing the text again. CURLOPT_URL is set
+ * as well, so libcurl's idea of the current URL (redirects, CURLINFO_EFFECTIVE_URL) is this one.
+ * Parsed with the flags libcurl uses for CURLOPT_URL; a URL it refuses goes to libcurl as text. */
+static void set_url(transfer *t, const char *url) {
+#if LIBCURL_VERSION_NUM >= 0x073f00
+  if (t->last_url && strcmp(t->last_url, url) == 0) {
+    if (!t->uh_set && (t->uh || (t->uh = curl_url()) != NULL) &&
+        curl_url_set(t->uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_easy_setopt(t->easy, CURLOPT_CURLU, t->uh) == CURLE_OK)
+      t->uh_set = 1;
+    return;
+  }
+  if (t->uh_set) {
+    curl_easy_setopt(t->easy, CURLOPT_CURLU, (CURLU *)NULL);
+    t->uh_set = 0;
+  }
+#endif
+  free(t->last_url);
+  t->last_url = strdup(url); /* out of memory: nothing remembered */
+}
+
+/* Takes back what a POST left on the handle: its body and the method. */
+static void undo_post(CURL *h) {
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL); /* frees the copied body (and selects POST) */
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+}
+
+/* Sets the request's options on the handle, changing only those that differ from what the
+ * previous request on this handle left (t->cur): every option is still decided per request. */
 static void configure_easy(transfer *t, const request_opts *o) {
   CURL *h = t->easy;
+  easy_state *c = &t->cur;
+  long timeout_ms = o->timeout > 0 ? ms_of(o->timeout) : 0;
+  long connect_ms = o->connect_timeout > 0 ? ms_of(o->connect_timeout) : 0;
+  long lsl = 0, lst = 0;
+  int method = strcmp(o->method, "GET") == 0 ? M_GET : strcmp(o->method, "POST") == 0 ? M_POST : M_OTHER;
+  int bigbuf = o->file != NULL;
   curl_easy_setopt(h, CURLOPT_URL, o->url);
-  curl_easy_setopt(h, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
-  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-  if (o->follow) {
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  set_url(t, o->url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->hl->list);
+  if (o->follow != c->follow) { /* MAXREDIRS is part of the base configuration */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
+    c->follow = o->follow;
   }
   /* A request that must never be sent twice: libcurl silently re-sends a request whose reused
    * keep-alive connection turned out dead; a fresh connection cannot be "dead on reuse". */
-  if (o->fresh) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-  /* downloads: big reads mean fewer callbacks and write calls (curl's own tool does this) */
-  if (o->file) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
-  if (o->timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms_of(o->timeout));
-  if (o->connect_timeout > 0) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms_of(o->connect_timeout));
-  if (o->low_speed_limit > 0 && o->low_speed_time > 0) {
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)o->low_speed_limit);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->low_speed_time < 1 ? 1 : o->low_speed_time));
+  if (o->fresh != c->fresh) {
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, o->fresh ? 1L : 0L);
+    c->fresh = o->fresh;
   }
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->verify ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->verify ? 2L : 0L);
-  if (o->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
-  if (o->ca_path) curl_easy_setopt(h, CURLOPT_CAPATH, o->ca_path);
-  if (strcmp(o->method, "POST") == 0) {
+  /* downloads: big reads mean fewer callbacks and write calls (curl's own tool does this) */
+  if (bigbuf != c->bigbuf &&
+      curl_easy_setopt(h, CURLOPT_BUFFERSIZE, bigbuf ? 256L * 1024L : (long)CURL_MAX_WRITE_SIZE) == CURLE_OK)
+    c->bigbuf = bigbuf;
+  if (timeout_ms != c->timeout_ms) {
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    c->timeout_ms = timeout_ms;
+  }
+  if (connect_ms != c->connect_ms) {
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms); /* 0: libcurl's default */
+    c->connect_ms = connect_ms;
+  }
+  if (o->low_speed_limit > 0 && o->low_speed_time > 0) {
+    lsl = (long)o->low_speed_limit;
+    lst = (long)(o->low_speed_time < 1 ? 1 : o->low_speed_time);
+  }
+  if (lsl != c->low_speed_limit || lst != c->low_speed_time) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, lsl);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, lst);
+    c->low_speed_limit = lsl;
+    c->low_speed_time = lst;
+  }
+  if (o->verify != c->verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->verify ? 2L : 0L);
+    c->verify = o->verify;
+  }
+  if (o->ca_file) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+    c->dirty = 1;
+  }
+  if (o->ca_path) {
+    curl_easy_setopt(h, CURLOPT_CAPATH, o->ca_path);
+    c->dirty = 1;
+  }
+  if (c->method == M_POST && method != M_POST) undo_post(h);
+  c->method = method;
+  if (method == M_POST) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
-  } else if (strcmp(o->method, "HEAD") == 0) {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(o->method, "GET") != 0) {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
-    if (o->body) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-      curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body);
+  } else if (method == M_OTHER) {
+    c->dirty = 1;
+    if (strcmp(o->method, "HEAD") == 0) {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, o->method);
+      if (o->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, o->body);
+      }
     }
   }
 }
@@ -780,48 +1016,77 @@ static const char *error_message(const transfer *t) {
   return t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
 }
 
-static void set_str(lua_State *L, const char *key, const char *v) {
+/* The record fields, in the order of push_records' upvalues. */
+enum {
+  K_ID = 1,
+  K_STATUS,
+  K_FILE,
+  K_BODY,
+  K_HV,
+  K_ERROR = K_HV + HV_COUNT,
+  K_ERROR_KIND,
+  K_LIMIT,
+  K_CURL_CODE,
+  K_SENT,
+  K_TIME,
+  K_SIZE,
+  K_COUNT = K_SIZE
+};
+static const char *const record_fields[K_COUNT] = {
+  "id",       "status", "file",       "body",  "content_type", "retry_after", "retry_after_ms", "request_id",
+  "location", "error",  "error_kind", "limit", "curl_code",    "sent",        "time",           "size"};
+
+/* record[field k] = the value on top (the field names are push_records' upvalues: no lookup of
+ * the name's string for every field of every record). */
+static void set_k(lua_State *L, int k) {
+  lua_pushvalue(L, lua_upvalueindex(k));
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+}
+
+static void set_str(lua_State *L, int k, const char *v) {
   if (!v || !*v) return;
   lua_pushstring(L, v);
-  lua_setfield(L, -2, key);
+  set_k(L, k);
 }
 
 /* Reads the transfer and changes nothing, so it can run again for the same transfer. */
 static void push_record(lua_State *L, const transfer *t) {
   long status = 0, reqsize = 0;
-  int k;
+  int k, n = 7, failed = t->result != CURLE_OK || t->file_failed;
   double total = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &reqsize);
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
-  lua_createtable(L, 0, 12);
+  for (k = 0; k < HV_COUNT; k++) n += t->hv[k] != NULL;
+  lua_createtable(L, 0, failed ? n + 3 : n);
   lua_pushinteger(L, t->id);
-  lua_setfield(L, -2, "id");
+  set_k(L, K_ID);
   lua_pushinteger(L, (lua_Integer)status);
-  lua_setfield(L, -2, "status");
+  set_k(L, K_STATUS);
   if (t->file_path) {
     lua_pushstring(L, t->file_path);
-    lua_setfield(L, -2, "file");
+    set_k(L, K_FILE);
   } else {
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
-    lua_setfield(L, -2, "body");
+    set_k(L, K_BODY);
   }
-  for (k = 0; k < HV_COUNT; k++) set_str(L, hv_fields[k], t->hv[k]);
-  if (t->result != CURLE_OK || t->file_failed) {
+  for (k = 0; k < HV_COUNT; k++) set_str(L, K_HV + k, t->hv[k]);
+  if (failed) {
     lua_pushstring(L, error_message(t));
-    lua_setfield(L, -2, "error");
+    set_k(L, K_ERROR);
     lua_pushstring(L, error_kind(t));
-    lua_setfield(L, -2, "error_kind");
-    set_str(L, "limit", t->too_large);
+    set_k(L, K_ERROR_KIND);
+    set_str(L, K_LIMIT, t->too_large);
   }
   lua_pushinteger(L, (lua_Integer)t->result);
-  lua_setfield(L, -2, "curl_code");
+  set_k(L, K_CURL_CODE);
   lua_pushboolean(L, reqsize > 0);
-  lua_setfield(L, -2, "sent");
+  set_k(L, K_SENT);
   lua_pushnumber(L, (lua_Number)total);
-  lua_setfield(L, -2, "time");
+  set_k(L, K_TIME);
   lua_pushnumber(L, (lua_Number)t->body.len);
-  lua_setfield(L, -2, "size");
+  set_k(L, K_SIZE);
 }
 
 /* Run through lua_pcall: builds the array of records of the done list and frees nothing. */
@@ -839,16 +1104,16 @@ static int push_records(lua_State *L) {
 
 /* ---------- the Lua methods ---------- */
 
-/* e:request(spec) -> id. Three steps: read the table (may raise; allocates only the header list,
- * last), create the transfer (no Lua), configure its easy handle (no Lua). */
+/* e:request(spec) -> id. Three steps: read the table (may raise; takes a header list last),
+ * create the transfer (no Lua), configure its easy handle (no Lua). */
 static int engine_request(lua_State *L) {
   engine *e = check_engine(L);
   request_opts o;
   transfer *t;
-  read_request(L, 2, &o);
+  read_request(L, e, 2, &o);
   t = transfer_new(e, &o);
   if (!t) {
-    curl_slist_free_all(o.headers);
+    hlist_release(o.hl);
     return luaL_error(L, "request: out of memory");
   }
   configure_easy(t, &o);
@@ -889,7 +1154,7 @@ static int engine_step(lua_State *L) {
   if (!e->done_head) {
     lua_pushnil(L);
   } else {
-    lua_pushcfunction(L, push_records);
+    lua_pushvalue(L, UV_RECORDS);
     lua_pushlightuserdata(L, e);
     e->delivering = 1;
     status = lua_pcall(L, 1, 1, 0);
@@ -953,7 +1218,7 @@ static int engine_running(lua_State *L) {
 }
 
 static int engine_close(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   if (e->delivering)
     return luaL_error(L, "midjourney.core: engine is busy in step (called from a finalizer?)");
   engine_cleanup(e);
@@ -961,15 +1226,44 @@ static int engine_close(lua_State *L) {
 }
 
 static int engine_closed(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   lua_pushboolean(L, e->closed);
   return 1;
 }
 
 static int engine_tostring(lua_State *L) {
-  engine *e = luaL_checkudata(L, 1, ENGINE_MT);
+  engine *e = to_engine(L);
   lua_pushfstring(L, "midjourney.core.engine (%s)", e->closed ? "closed" : "open");
   return 1;
+}
+
+/* The Accept-Encoding line libcurl builds for CURLOPT_ACCEPT_ENCODING "": every encoding this
+ * libcurl decodes, in its order. Sent as one of the request's lines, so libcurl does not format
+ * its own for every request; the handle keeps CURLOPT_ACCEPT_ENCODING "", which makes libcurl
+ * decode the answer. */
+static void accept_encoding_line(char *out, size_t size) {
+  static const struct {
+    int feature;
+    const char *name;
+  } enc[] = {
+    {CURL_VERSION_LIBZ, "deflate"},
+    {CURL_VERSION_LIBZ, "gzip"},
+#ifdef CURL_VERSION_BROTLI
+    {CURL_VERSION_BROTLI, "br"},
+#endif
+#ifdef CURL_VERSION_ZSTD
+    {CURL_VERSION_ZSTD, "zstd"},
+#endif
+  };
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  const char *sep = " ";
+  size_t i, len = (size_t)snprintf(out, size, "Accept-Encoding:");
+  for (i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+    if (!(v->features & enc[i].feature)) continue;
+    len += (size_t)snprintf(out + len, size - len, "%s%s", sep, enc[i].name);
+    sep = ", ";
+  }
+  if (*sep == ' ') snprintf(out + len, size - len, " identity"); /* libcurl's word for "none" */
 }
 
 /* core.engine([opts]) */
@@ -996,6 +1290,7 @@ static int engine_new(lua_State *L) {
   e->closed = 1; /* until the multi handle exists, so a failed init is safe to collect */
   e->evfd = -1;
   e->deadline = -1.0;
+  accept_encoding_line(e->accept_encoding, sizeof e->accept_encoding);
   luaL_getmetatable(L, ENGINE_MT);
   lua_setmetatable(L, -2);
   e->multi = curl_multi_init();
@@ -1023,20 +1318,40 @@ static const luaL_Reg engine_methods[] = {
   {"close", engine_close},     {"closed", engine_closed}, {NULL, NULL},
 };
 
+/* Sets the functions of l into the table below the nup values on top, each function with those
+ * values as its upvalues (luaL_setfuncs, written out for the Lua 5.1 API), and pops the values. */
+static void set_closures(lua_State *L, const luaL_Reg *l, int nup) {
+  int i;
+  for (; l->name; l++) {
+    for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+static const luaL_Reg engine_meta[] = {
+  {"__gc", engine_close},
+  {"__close", engine_close},
+  {"__tostring", engine_tostring},
+  {NULL, NULL},
+};
+
 int mjs_open_engine(lua_State *L) {
-  int module = mj_absindex(L, -1);
+  int module = mj_absindex(L, -1), mt, k;
   if (luaL_newmetatable(L, ENGINE_MT)) {
+    mt = lua_gettop(L);
+    lua_pushvalue(L, mt); /* upvalue 1 of every method */
+    for (k = 0; k < K_COUNT; k++) lua_pushstring(L, record_fields[k]);
+    lua_pushcclosure(L, push_records, K_COUNT); /* upvalue 2 */
     lua_newtable(L);
-    mj_setfuncs(L, engine_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, engine_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, engine_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, engine_tostring);
-    lua_setfield(L, -2, "__tostring");
+    lua_pushvalue(L, mt + 1);
+    lua_pushvalue(L, mt + 2);
+    set_closures(L, engine_methods, 2);
+    lua_setfield(L, mt, "__index");
+    set_closures(L, engine_meta, 2); /* into the metatable, below the two upvalues */
     lua_pushliteral(L, "midjourney.core.engine");
-    lua_setfield(L, -2, "__name");
+    lua_setfield(L, mt, "__name");
   }
   lua_pop(L, 1);
   lua_pushcfunction(L, engine_new);
