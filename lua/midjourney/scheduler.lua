@@ -399,10 +399,11 @@ function Scheduler:request(spec)
   end
   local e = self:engine()
   local id = e:request(spec)
+  local orphans = self.orphans
   while true do
-    local r = self.orphans[id]
+    local r = orphans[id]
     if r then
-      self.orphans[id] = nil
+      orphans[id] = nil
       return r
     end
     if e:closed() or self.engine_obj ~= e then
@@ -410,7 +411,15 @@ function Scheduler:request(spec)
       return failed_record(id, "cancelled", "the engine was closed")
     end
     local records = e:step(1)
-    if records then dispatch(self, records) end
+    if records then
+      -- ours is handed back at once; the others go to their coroutines (or wait as orphans)
+      local mine
+      for i = 1, #records do
+        local rec = records[i]
+        if rec.id == id then mine = rec else dispatch(self, { rec }) end
+      end
+      if mine then return mine end
+    end
   end
 end
 

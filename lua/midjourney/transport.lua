@@ -14,7 +14,6 @@ local scheduler = require "midjourney.scheduler"
 
 local M = {}
 
-local now = scheduler.now
 
 --- Sleeps `s` seconds for a client (its `sleep` override when one was given, for
 -- specs). Blocks, or yields in a scheduler coroutine.
@@ -71,6 +70,7 @@ end
 function M.exchange(client, req)
   local spec = req.spec
   local url = req.url
+  local now = scheduler.active().now -- (one lookup per call, not per read of the clock)
   local deadline = now() + req.deadline
   local policy = client.policy
   local attempt, last_err = 0, nil
