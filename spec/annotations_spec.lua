@@ -12,13 +12,7 @@ local surface = require "spec.helpers.surface"
 
 local root = surface.root
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("spec.helpers.simulator").read_file
 
 local function sorted(set)
   local out = {}

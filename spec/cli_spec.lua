@@ -19,15 +19,7 @@ local function q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local root do
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  root = src:match("^(.*)/spec/[^/]*$") or "."
-  if root:sub(1, 1) ~= "/" then
-    local p = io.popen("pwd")
-    root = p:read("*l") .. "/" .. root
-    p:close()
-  end
-end
+local root = require("spec.helpers.simulator").root()
 
 local MJ = root .. "/bin/mj"
 local LUA_PATH = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;"

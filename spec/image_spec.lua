@@ -10,15 +10,7 @@ local mj = require("midjourney")
 
 local read_file = simulator.read_file
 
-local root do
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  root = src:match("^(.*)/spec/[^/]*$") or "."
-  if root:sub(1, 1) ~= "/" then
-    local p = io.popen("pwd")
-    root = p:read("*l") .. "/" .. root
-    p:close()
-  end
-end
+local root = require("spec.helpers.simulator").root()
 local LUA = os.getenv("MJ_TEST_LUA") or "lua5.4"
 local BUILD = root .. "/" .. (os.getenv("MJ_BUILD_DIR") or ("build/" .. LUA))
 

@@ -45,6 +45,10 @@ local function read_file(path)
   return s
 end
 
+--- The checkout's absolute path (specs use it to find bin/, build/ and fixtures).
+-- @treturn string
+M.root = root_dir
+
 --- The whole content of a file, or nil when it cannot be read (specs use it too).
 M.read_file = read_file
 
